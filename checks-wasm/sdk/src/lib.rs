@@ -1,0 +1,79 @@
+//! The guest SDK for wasmon checks.
+//!
+//! A check is a type implementing [`Check`]; [`export_check!`] turns it into a component:
+//!
+//! ```ignore
+//! use wasmon_sdk::{Check, CheckError, Descriptor, Output};
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Instance { path: String }
+//!
+//! struct Hello;
+//! impl Check for Hello {
+//!     type InitConfig = wasmon_sdk::NoConfig;
+//!     type Instance = Instance;
+//!     fn describe() -> Descriptor { Descriptor::new("hello", env!("CARGO_PKG_VERSION"), 15, "says hello") }
+//!     fn init(_: Self::InitConfig, _: Self::Instance) -> Result<Self, CheckError> { Ok(Hello) }
+//!     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
+//!         out.gauge("hello.world", 1.0, &[]);
+//!         Ok(())
+//!     }
+//! }
+//! wasmon_sdk::export_check!(Hello);
+//! ```
+//!
+//! Everything but the final `emit` calls is plain Rust, so a check's logic is unit-tested
+//! natively with `cargo test`.
+
+mod check;
+mod config;
+mod output;
+
+/// The raw bindings generated from the `wasmon:check` WIT package.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "host",
+        pub_export_macro: true,
+        export_macro_name: "__export_world",
+        default_bindings_module: "wasmon_sdk::bindings",
+    });
+}
+
+pub use bindings::wasmon::check::files;
+pub use bindings::wasmon::check::fs_usage;
+pub use bindings::wasmon::check::types::{
+    CheckError, Descriptor, LogLevel, MetricKind, Sample, ServiceCheck, Status,
+};
+pub use check::{Check, NoConfig};
+pub use config::parse_config;
+pub use output::Output;
+
+/// Writes one line to the agent's log, tagged with this check instance.
+pub fn log(level: LogLevel, message: &str) {
+    bindings::wasmon::check::emit::log(level, message);
+}
+
+/// Records a fact about what is monitored, such as a server's version.
+pub fn metadata(key: &str, value: &str) {
+    bindings::wasmon::check::emit::set_metadata(key, value);
+}
+
+impl Descriptor {
+    /// A descriptor with the given name, version, default interval (seconds) and summary.
+    pub fn new(name: &str, version: &str, default_interval_secs: u32, summary: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            version: version.to_string(),
+            default_interval_secs,
+            summary: summary.to_string(),
+        }
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::check::Runner;
+}

@@ -1,0 +1,78 @@
+//! The system check: host statistics from /proc and statvfs, with Datadog's metric names so
+//! that existing dashboards carry over.
+//!
+//! Each concern is a module that parses its /proc file into a plain struct and emits samples
+//! from it (and from the previous run's struct where a delta is needed). All of it is plain
+//! Rust and unit-tested natively against fixtures.
+
+mod config;
+mod cpu;
+mod disk_io;
+mod file_handles;
+mod filesystems;
+mod load;
+mod memory;
+mod network;
+mod processes;
+mod sources;
+mod uptime;
+
+use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output};
+
+pub use config::Instance;
+use sources::Snapshot;
+
+/// The system check: keeps the previous snapshot to derive percentages and latencies.
+pub struct System {
+    config: Instance,
+    previous: Option<Snapshot>,
+    runs: u64,
+}
+
+impl Check for System {
+    type InitConfig = NoConfig;
+    type Instance = Instance;
+
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "system",
+            env!("CARGO_PKG_VERSION"),
+            15,
+            "cpu, load, memory, swap, disk I/O, filesystems, network, processes, uptime",
+        )
+    }
+
+    fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
+        Ok(Self { config, previous: None, runs: 0 })
+    }
+
+    fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
+        let snapshot = Snapshot::read(out.timestamp_ms())?;
+        let previous = self.previous.as_ref();
+
+        cpu::emit(&snapshot.cpu, previous.map(|p| &p.cpu), out);
+        load::emit(&snapshot.load, snapshot.cpu.cores(), out);
+        memory::emit(&snapshot.memory, out);
+        uptime::emit(snapshot.uptime, out);
+        file_handles::emit(&snapshot.file_handles, out);
+        network::emit(&snapshot.network, &self.config, out);
+        disk_io::emit(
+            &snapshot.disks,
+            previous.map(|p| (&p.disks, p.timestamp_ms)),
+            snapshot.timestamp_ms,
+            &self.config,
+            out,
+        );
+        filesystems::emit(&snapshot.mounts, &self.config, out);
+
+        let every = u64::from(self.config.process_states_every.max(1));
+        if self.runs.is_multiple_of(every) {
+            processes::emit(&processes::read()?, out);
+        }
+        self.runs += 1;
+        self.previous = Some(snapshot);
+        Ok(())
+    }
+}
+
+wasmon_sdk::export_check!(System);
