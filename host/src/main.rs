@@ -1,1 +1,5 @@
-fn main() {}
+//! The `wasmon` command.
+
+fn main() -> std::process::ExitCode {
+    wasmon::cli::main()
+}

@@ -1,1 +1,110 @@
-fn main() {}
+//! Project tasks: `cargo xtask run|test|build-checks`.
+//!
+//! Each installs what it needs first (the `wasm32-wasip2` target) and builds the guest checks,
+//! so that a fresh clone runs with one command.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Guest packages: the shipped checks and the guests built only for tests.
+const GUESTS: [&str; 7] = [
+    "wasmon-check-system",
+    "wasmon-test-guest-emit",
+    "wasmon-test-guest-trap",
+    "wasmon-test-guest-spin",
+    "wasmon-test-guest-hog",
+    "wasmon-test-guest-escape",
+    "wasmon-test-guest-wrong-world",
+];
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build-checks") => build_checks(),
+        Some("run") => build_checks().and_then(|()| run_agent(&args[1..])),
+        Some("test") => build_checks().and_then(|()| test()),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  run [ARGS]     build the checks and run the agent \
+                 (`wasmon run` on ./wasmon.yaml, or `wasmon ARGS`)\n  test           build the \
+                 checks, check formatting and lints, run every test\n  build-checks   install \
+                 the wasm target and build the guest checks"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed: {status}")) }
+}
+
+/// Adds the wasm target through rustup when it is missing.
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup (needed to add {WASM_TARGET}): {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", WASM_TARGET]);
+    run(add)
+}
+
+fn build_checks() -> Result<(), String> {
+    ensure_wasm_target()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", WASM_TARGET]);
+    for guest in GUESTS {
+        cmd.args(["-p", guest]);
+    }
+    run(cmd)
+}
+
+fn run_agent(args: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "wasmon", "--"]);
+    if args.is_empty() {
+        cmd.arg("run");
+    } else {
+        cmd.args(args);
+    }
+    run(cmd)
+}
+
+fn test() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    run(clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    run(test)
+}

@@ -35,7 +35,7 @@ mod output;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "host",
+        world: "full-check",
         pub_export_macro: true,
         export_macro_name: "__export_world",
         default_bindings_module: "wasmon_sdk::bindings",

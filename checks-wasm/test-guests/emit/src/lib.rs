@@ -1,0 +1,71 @@
+//! Emits known values of every kind; told by its config to fail or to lie.
+
+use serde::Deserialize;
+use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output, Status};
+
+/// The instance config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Instance {
+    /// The gauge's value.
+    pub value: f64,
+    /// How much the counter grows per run.
+    pub step: f64,
+    /// Fail every run with this kind of error: `transient`, `permanent` or `config`.
+    pub fail_with: Option<String>,
+    /// Also submit invalid samples (a NaN, a bad name).
+    pub lie: bool,
+    /// Submit this many extra gauges.
+    pub extra: u32,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self { value: 1.0, step: 10.0, fail_with: None, lie: false, extra: 0 }
+    }
+}
+
+/// The emit test check.
+pub struct Emit {
+    config: Instance,
+    runs: u64,
+}
+
+impl Check for Emit {
+    type InitConfig = NoConfig;
+    type Instance = Instance;
+
+    fn describe() -> Descriptor {
+        Descriptor::new("emit", "1.0.0", 1, "emits known values for tests")
+    }
+
+    fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
+        Ok(Self { config, runs: 0 })
+    }
+
+    fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
+        self.runs += 1;
+        let runs = self.runs as f64;
+        out.gauge("test.emit.gauge", self.config.value, &["source:emit"]);
+        out.count("test.emit.count", 2.0, &[]);
+        out.rate("test.emit.counter", runs * self.config.step, &[]);
+        out.monotonic_count("test.emit.total", runs * self.config.step, &[]);
+        out.gauge("test.emit.run_timestamp", out.timestamp_ms() as f64, &[]);
+        for i in 0..self.config.extra {
+            out.gauge("test.emit.extra", f64::from(i), &[&format!("n:{i}")]);
+        }
+        out.service_check("test.emit.ok", Status::Ok, "fine", &[]);
+        if self.config.lie {
+            out.gauge("test.emit.nan", f64::NAN, &[]);
+            out.gauge("bad name!", 1.0, &[]);
+        }
+        match self.config.fail_with.as_deref() {
+            None => Ok(()),
+            Some("transient") => Err(CheckError::Transient("told to fail".into())),
+            Some("permanent") => Err(CheckError::Permanent("told to fail for good".into())),
+            Some(_) => Err(CheckError::Config("told to refuse its config".into())),
+        }
+    }
+}
+
+wasmon_sdk::export_check!(Emit);

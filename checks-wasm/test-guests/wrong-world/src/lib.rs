@@ -1,0 +1,16 @@
+//! A component that exports something other than `wasmon:check/check`.
+
+wit_bindgen::generate!({
+    inline: "package other:thing;\nworld greeter { export hello: func() -> string; }",
+});
+
+struct Greeter;
+
+impl Guest for Greeter {
+    fn hello() -> String {
+        "hello".into()
+    }
+}
+
+#[cfg(target_family = "wasm")]
+export!(Greeter);

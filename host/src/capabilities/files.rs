@@ -1,0 +1,63 @@
+//! `wasmon:check/files`: read-only access to the files an instance's grants allow, read by
+//! the host natively (a WASI filesystem read costs far more per /proc file).
+
+use std::fs::File;
+use std::io::Read;
+
+use crate::config::grants_host_path;
+use crate::runtime::{HostState, wit};
+use wit::files::MatchedFile;
+
+/// Largest file (or part of one) a single read returns.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most files one `read-matching` call returns.
+const MAX_MATCHES: usize = 100_000;
+
+impl HostState {
+    fn read_granted(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
+        let caps = &self.capabilities;
+        caps.grants.allows_file(path)?;
+        let host = grants_host_path(path, &caps.proc_root, &caps.sys_root);
+        let file = File::open(&host).map_err(|e| format!("{path}: {e}"))?;
+        let mut content = Vec::new();
+        file.take(max_bytes.min(MAX_FILE_BYTES))
+            .read_to_end(&mut content)
+            .map_err(|e| format!("{path}: {e}"))?;
+        Ok(content)
+    }
+}
+
+impl wit::files::Host for HostState {
+    fn read(&mut self, paths: Vec<String>) -> Vec<Result<Vec<u8>, String>> {
+        paths.iter().map(|p| self.read_granted(p, MAX_FILE_BYTES)).collect()
+    }
+
+    fn read_matching(&mut self, pattern: String, max_bytes: u32) -> Result<Vec<MatchedFile>, String> {
+        let caps = &self.capabilities;
+        let host_pattern = grants_host_path(&pattern, &caps.proc_root, &caps.sys_root);
+        let host_pattern = host_pattern.to_str().ok_or("pattern is not UTF-8")?;
+        let entries = glob::glob(host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
+        let mut found = Vec::new();
+        for host_path in entries.flatten().take(MAX_MATCHES) {
+            let Some(path) = guest_path(&host_path, caps) else { continue };
+            // Not granted, or gone since the directory was listed: skipped.
+            if let Ok(content) = self.read_granted(&path, u64::from(max_bytes)) {
+                found.push(MatchedFile { path, content });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The path as the guest names it: the configured roots mapped back to /proc and /sys.
+fn guest_path(host: &std::path::Path, caps: &crate::runtime::Capabilities) -> Option<String> {
+    let mapped = if let Ok(rest) = host.strip_prefix(&caps.proc_root) {
+        std::path::Path::new("/proc").join(rest)
+    } else if let Ok(rest) = host.strip_prefix(&caps.sys_root) {
+        std::path::Path::new("/sys").join(rest)
+    } else {
+        host.to_path_buf()
+    };
+    mapped.to_str().map(str::to_string)
+}

@@ -1,0 +1,21 @@
+//! `wasmon:check/fs-usage`: statvfs of a mount point, when granted.
+
+use crate::runtime::{HostState, wit};
+use wit::fs_usage::Usage;
+
+impl wit::fs_usage::Host for HostState {
+    fn stat(&mut self, mount_point: String) -> Result<Usage, String> {
+        if !self.capabilities.grants.fs_usage {
+            return Err("filesystem usage is not granted to this instance".into());
+        }
+        let st = rustix::fs::statvfs(mount_point.as_str()).map_err(|e| format!("{mount_point}: {e}"))?;
+        let block = st.f_frsize;
+        Ok(Usage {
+            total_bytes: st.f_blocks.saturating_mul(block),
+            free_bytes: st.f_bfree.saturating_mul(block),
+            available_bytes: st.f_bavail.saturating_mul(block),
+            total_inodes: st.f_files,
+            free_inodes: st.f_ffree,
+        })
+    }
+}

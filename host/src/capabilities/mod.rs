@@ -1,0 +1,9 @@
+//! Host implementations of the wasmon interfaces a check may import: one module per
+//! capability. A capability is linked into an instance only when its config grants it, and
+//! each call is checked against the grant again.
+
+mod emit;
+mod files;
+mod fs_usage;
+
+pub use files::MAX_FILE_BYTES;

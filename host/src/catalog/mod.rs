@@ -1,0 +1,93 @@
+//! What the agent would run: every check config in conf.d with its compiled module, and the
+//! instances prepared from them. Problems are collected, never fatal: the rest still runs.
+
+mod prepare;
+
+use std::path::{Path, PathBuf};
+
+pub use prepare::{Prepared, prepare};
+
+use crate::config::{AgentConfig, CheckFile};
+use crate::runtime::{CheckModule, Runtime};
+
+/// A check config and the module it names.
+pub struct Entry {
+    /// The parsed config file.
+    pub file: CheckFile,
+    /// The compiled module.
+    pub module: CheckModule,
+}
+
+/// Everything found in conf.d, and what was wrong.
+#[derive(Default)]
+pub struct Catalog {
+    /// Checks ready to be prepared.
+    pub entries: Vec<Entry>,
+    /// One message per problem, each naming its file.
+    pub problems: Vec<String>,
+}
+
+/// Check config files in `conf_d`: `*.yaml` and `*.yml`, sorted.
+pub fn config_files(conf_d: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(conf_d)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl Catalog {
+    /// Reads conf.d and compiles the module of every check configured there (only `check`
+    /// when given).
+    pub async fn load(config: &AgentConfig, runtime: &Runtime, only: Option<&str>) -> Self {
+        let mut catalog = Self::default();
+        let files = match config_files(&config.conf_d) {
+            Ok(files) => files,
+            Err(e) => {
+                catalog.problems.push(format!("{}: cannot list check configs: {e}", config.conf_d.display()));
+                return catalog;
+            }
+        };
+        for path in files {
+            let file = match CheckFile::load(&path) {
+                Ok(file) => file,
+                Err(errors) => {
+                    catalog.problems.extend(errors.0.iter().map(ToString::to_string));
+                    continue;
+                }
+            };
+            if only.is_some_and(|name| name != file.check) {
+                continue;
+            }
+            match load_module(config, runtime, &file).await {
+                Ok(module) => catalog.entries.push(Entry { file, module }),
+                Err(problem) => catalog.problems.push(problem),
+            }
+        }
+        catalog
+    }
+}
+
+/// Finds and compiles the module a config names.
+async fn load_module(config: &AgentConfig, runtime: &Runtime, file: &CheckFile) -> Result<CheckModule, String> {
+    let Some(path) = config.find_module(&file.check) else {
+        let searched: Vec<String> = config.checks_d.iter().map(|d| d.display().to_string()).collect();
+        return Err(format!(
+            "{}: no module `{}.wasm` in checks_d (searched {})",
+            file.path.display(),
+            file.check,
+            searched.join(", ")
+        ));
+    };
+    load_module_file(runtime, path).await
+}
+
+/// Compiles one `.wasm` on a blocking thread.
+pub async fn load_module_file(runtime: &Runtime, path: PathBuf) -> Result<CheckModule, String> {
+    let engine = runtime.engine().clone();
+    tokio::task::spawn_blocking(move || CheckModule::load(&engine, &path))
+        .await
+        .map_err(|e| format!("compiling a module failed: {e}"))?
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,123 @@
+//! From a check config and its module to instances ready to run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Entry;
+use crate::aggregate::Aggregator;
+use crate::config::{AgentConfig, CheckFile, InstanceConfig};
+use crate::runtime::{Capabilities, CheckInstance, InstanceError, InstanceSpec, Runtime};
+use crate::scheduler::{InstanceTask, Schedule, now_ms};
+
+/// Interval when neither the instance nor the check says.
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(15);
+
+/// An instance ready to run, and what it was given.
+pub struct Prepared {
+    /// The check's name.
+    pub check: String,
+    /// Position in `instances`.
+    pub index: usize,
+    /// The instance and its schedule.
+    pub task: InstanceTask,
+    /// What it may reach, in words.
+    pub grants: Vec<String>,
+    /// sha256 of the module.
+    pub sha256: String,
+}
+
+/// Instantiates every instance of a check; each failure becomes a problem naming the file,
+/// the instance and, where it can be found, the line.
+pub async fn prepare(config: &AgentConfig, runtime: &Runtime, entry: &Entry) -> (Vec<Prepared>, Vec<String>) {
+    let mut ready = Vec::new();
+    let mut problems = Vec::new();
+    for instance in &entry.file.instances {
+        match prepare_one(config, runtime, entry, instance).await {
+            Ok(p) => ready.push(p),
+            Err(e) => problems.push(describe_error(&entry.file, instance.index, &e)),
+        }
+    }
+    (ready, problems)
+}
+
+async fn prepare_one(
+    config: &AgentConfig,
+    runtime: &Runtime,
+    entry: &Entry,
+    instance: &InstanceConfig,
+) -> Result<Prepared, InstanceError> {
+    let file = &entry.file;
+    let label: Arc<str> = format!("{}[{}]", file.check, instance.index).into();
+    let start_timeout = instance.timeout.or(instance.interval).unwrap_or(FALLBACK_INTERVAL);
+    let limits = &instance.limits;
+    let spec = InstanceSpec {
+        label,
+        capabilities: Arc::new(Capabilities {
+            grants: instance.grants.clone(),
+            proc_root: config.proc_root.clone(),
+            sys_root: config.sys_root.clone(),
+        }),
+        memory_bytes: limits.memory_mib.unwrap_or(config.defaults.memory_mib) as usize * 1024 * 1024,
+        max_samples: limits.max_samples.unwrap_or(config.defaults.max_samples) as usize,
+        init_config: file.init_config.to_string(),
+        instance_config: instance.check_config.to_string(),
+        start_timeout,
+    };
+    let checked = CheckInstance::new(runtime, &entry.module, spec).await?;
+    let default = checked.descriptor().default_interval_secs;
+    let interval = instance.interval.unwrap_or(if default > 0 {
+        Duration::from_secs(u64::from(default))
+    } else {
+        FALLBACK_INTERVAL
+    });
+    let schedule = if instance.align {
+        Schedule::aligned(interval)
+    } else if config.defaults.jitter {
+        Schedule::jittered(interval, now_ms())
+    } else {
+        Schedule::starting(interval, now_ms(), Duration::ZERO)
+    };
+    let mut tags = vec![format!("host:{}", config.hostname())];
+    tags.extend(config.tags.iter().cloned());
+    tags.extend(instance.tags.iter().cloned());
+    Ok(Prepared {
+        check: file.check.clone(),
+        index: instance.index,
+        task: InstanceTask {
+            instance: checked,
+            schedule,
+            timeout: instance.timeout.unwrap_or_else(|| AgentConfig::default_timeout(interval)),
+            aggregator: Aggregator::new(tags),
+            identity: vec![format!("check:{}", file.check), format!("instance:{}", instance.index)],
+        },
+        grants: instance.grants.describe(),
+        sha256: entry.module.sha256.clone(),
+    })
+}
+
+/// `conf.d/x.yaml:7: instances[0]: the check refused its config: ...`
+fn describe_error(file: &CheckFile, index: usize, error: &InstanceError) -> String {
+    let message = error.to_string();
+    let line = field_named_in(&message).and_then(|f| file.line_of(f));
+    match line {
+        Some(line) => format!("{}:{line}: instances[{index}]: {message}", file.path.display()),
+        None => format!("{}: instances[{index}]: {message}", file.path.display()),
+    }
+}
+
+/// The last segment of the first field named in backticks after "field ".
+fn field_named_in(message: &str) -> Option<&str> {
+    let start = message.find("field `")? + "field `".len();
+    let name = &message[start..start + message[start..].find('`')?];
+    name.rsplit('.').next()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn field_names_are_found_in_check_errors() {
+        assert_eq!(super::field_named_in("instance: unknown field `prot`, expected"), Some("prot"));
+        assert_eq!(super::field_named_in("instance: field `a.b`: invalid type"), Some("b"));
+        assert_eq!(super::field_named_in("nothing"), None);
+    }
+}

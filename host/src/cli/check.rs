@@ -1,0 +1,143 @@
+//! `wasmon check NAME`: run a check's instances now and show what they produce.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, prepare};
+use crate::config::AgentConfig;
+use crate::model::{Payload, SeriesKind, Status};
+use crate::runtime::Runtime;
+use crate::scheduler::now_ms;
+
+/// One series in `--json` output.
+#[derive(Debug, Serialize)]
+struct JsonSample<'a> {
+    name: &'a str,
+    kind: SeriesKind,
+    value: f64,
+    tags: &'a [String],
+    /// Unix seconds.
+    timestamp: i64,
+}
+
+/// One service check in `--json` output.
+#[derive(Debug, Serialize)]
+struct JsonServiceCheck<'a> {
+    name: &'a str,
+    status: Status,
+    message: &'a str,
+    tags: &'a [String],
+    timestamp: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonReport<'a> {
+    samples: Vec<JsonSample<'a>>,
+    service_checks: Vec<JsonServiceCheck<'a>>,
+}
+
+/// Runs `name`'s instances `times` times, a second apart; fails if any run failed.
+pub async fn check(
+    config: &AgentConfig,
+    name: &str,
+    only: Option<usize>,
+    times: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new()?;
+    let catalog = Catalog::load(config, &runtime, Some(name)).await;
+    let mut problems = catalog.problems.clone();
+    let Some(entry) = catalog.entries.first() else {
+        if problems.is_empty() {
+            problems.push(format!("no config `{name}.yaml` in {}", config.conf_d.display()));
+        }
+        anyhow::bail!("{}", problems.join("\n"));
+    };
+    let (mut prepared, instance_problems) = prepare(config, &runtime, entry).await;
+    problems.extend(instance_problems);
+    prepared.retain(|p| only.is_none_or(|i| p.index == i));
+    if prepared.is_empty() {
+        if problems.is_empty() {
+            problems.push(format!("{name} has no instance {}", only.unwrap_or_default()));
+        }
+        anyhow::bail!("{}", problems.join("\n"));
+    }
+    for problem in &problems {
+        tracing::error!("{problem}");
+    }
+
+    let mut payloads = Vec::new();
+    let mut failed = !problems.is_empty();
+    for run in 0..times {
+        if run > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        for p in &mut prepared {
+            let timestamp = now_ms();
+            let report = p.task.instance.run(timestamp, p.task.timeout).await;
+            failed |= report.result.is_err();
+            payloads.push(p.task.payload(timestamp, report, 0));
+        }
+    }
+    if json {
+        print_json(&payloads)?;
+    } else {
+        print_tables(&payloads, times);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {
+    let report = JsonReport {
+        samples: payloads
+            .iter()
+            .flat_map(|p| &p.series)
+            .map(|s| JsonSample {
+                name: &s.name,
+                kind: s.kind,
+                value: s.value,
+                tags: &s.tags,
+                timestamp: s.timestamp_ms.div_euclid(1000),
+            })
+            .collect(),
+        service_checks: payloads
+            .iter()
+            .flat_map(|p| &p.service_checks)
+            .map(|c| JsonServiceCheck {
+                name: &c.name,
+                status: c.status,
+                message: &c.message,
+                tags: &c.tags,
+                timestamp: c.timestamp_ms.div_euclid(1000),
+            })
+            .collect(),
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn print_tables(payloads: &[Payload], times: u32) {
+    let mut series = Table::new();
+    series.load_preset(UTF8_FULL_CONDENSED).set_header(["NAME", "KIND", "VALUE", "TAGS"]);
+    for s in payloads.iter().flat_map(|p| &p.series) {
+        let kind = match s.kind {
+            SeriesKind::Gauge => "gauge",
+            SeriesKind::Count => "count",
+            SeriesKind::Rate => "rate",
+        };
+        series.add_row([s.name.clone(), kind.into(), s.value.to_string(), s.tags.join(" ")]);
+    }
+    println!("{series}");
+    let mut checks = Table::new();
+    checks.load_preset(UTF8_FULL_CONDENSED).set_header(["SERVICE CHECK", "STATUS", "MESSAGE", "TAGS"]);
+    for c in payloads.iter().flat_map(|p| &p.service_checks) {
+        checks.add_row([c.name.clone(), c.status.as_str().into(), c.message.clone(), c.tags.join(" ")]);
+    }
+    println!("{checks}");
+    if times == 1 {
+        println!("(rates need two runs: add `--times 2` to see them)");
+    }
+}

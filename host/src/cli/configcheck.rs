@@ -1,0 +1,53 @@
+//! `wasmon configcheck`: every config and module, valid or the exact error, and what would run.
+
+use std::process::ExitCode;
+
+use crate::catalog::{Catalog, prepare};
+use crate::config::AgentConfig;
+use crate::runtime::Runtime;
+
+/// Prints the plan and every problem; fails if there is any problem.
+pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new()?;
+    println!("conf.d:   {}", config.conf_d.display());
+    let dirs: Vec<String> = config.checks_d.iter().map(|d| d.display().to_string()).collect();
+    println!("checks.d: {}", dirs.join(", "));
+    let catalog = Catalog::load(config, &runtime, None).await;
+    let mut problems = catalog.problems.clone();
+    for entry in &catalog.entries {
+        let m = &entry.module;
+        println!(
+            "\n{}  ({}, {} bytes, sha256 {}, compiled in {:?})",
+            entry.file.check,
+            m.path.display(),
+            m.size,
+            &m.sha256[..16],
+            m.compile_time
+        );
+        println!("  imports: {}", m.capability_imports().join(", "));
+        let (ready, instance_problems) = prepare(config, &runtime, entry).await;
+        for p in &ready {
+            let grants = if p.grants.is_empty() { "nothing".to_string() } else { p.grants.join(", ") };
+            println!(
+                "  [{}] OK: every {:?}, timeout {:?}; granted: {grants}",
+                p.index,
+                p.task.schedule.interval(),
+                p.task.timeout
+            );
+        }
+        for problem in &instance_problems {
+            println!("  ERROR: {problem}");
+        }
+        problems.extend(instance_problems);
+    }
+    if problems.is_empty() {
+        println!("\nall configs and modules are valid");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("\n{} problem(s):", problems.len());
+        for problem in &problems {
+            println!("  {problem}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,114 @@
+//! The command line: `run`, `check`, `configcheck`, `inspect`.
+
+mod check;
+mod configcheck;
+mod inspect;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{AgentConfig, ConfigOverrides};
+
+/// A host monitoring agent whose checks are sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "wasmon", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    paths: PathArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration is.
+#[derive(Debug, Args)]
+struct PathArgs {
+    /// Agent config file [default: ./wasmon.yaml if present, else built-in defaults].
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Folder of check configs (replaces `conf_d`).
+    #[arg(long, global = true, value_name = "DIR")]
+    conf_d: Option<PathBuf>,
+    /// Folder of check modules; repeat for several (replaces `checks_d`).
+    #[arg(long = "checks-d", global = true, value_name = "DIR")]
+    checks_d: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent in the foreground until SIGTERM or SIGINT.
+    Run {
+        /// Print series to standard output instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run one check's instances now and print what they produce.
+    Check {
+        /// The check, as named by its `conf.d/<name>.yaml`.
+        name: String,
+        /// Only this instance (its position in `instances`).
+        #[arg(long)]
+        instance: Option<usize>,
+        /// Run this many times, a second apart, so that rates show.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        times: u32,
+        /// Print one JSON document instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate every config and module, and show what would run.
+    Configcheck,
+    /// Show what a component is: world, imports, exports, `describe`, size and sha256.
+    Inspect {
+        /// The `.wasm` file.
+        file: PathBuf,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Inspect { file } = &cli.command {
+        return inspect::inspect(file).await;
+    }
+    let config = AgentConfig::load(&ConfigOverrides {
+        config: cli.paths.config,
+        conf_d: cli.paths.conf_d,
+        checks_d: cli.paths.checks_d,
+    })?;
+    match cli.command {
+        Command::Run { dry_run } => run::run(&config, dry_run).await,
+        Command::Check { name, instance, times, json } => {
+            check::check(&config, &name, instance, times, json).await
+        }
+        Command::Configcheck => configcheck::configcheck(&config).await,
+        Command::Inspect { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Logs to standard error; `RUST_LOG` sets the level (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,193 @@
+//! The agent's own configuration, `wasmon.yaml`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, yaml};
+
+/// The agent's configuration. Relative paths are taken from the folder of the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Name of this host, added to every series as `host:<name>`; the system's when unset.
+    pub hostname: Option<String>,
+    /// `key:value` tags added to every series.
+    pub tags: Vec<String>,
+    /// Folder of check configs, `<check>.yaml` each.
+    pub conf_d: PathBuf,
+    /// Folders searched in order for `<check>.wasm`.
+    pub checks_d: Vec<PathBuf>,
+    /// Folder for the agent's own state (buffers, caches).
+    pub data_dir: PathBuf,
+    /// Where the host's /proc is mounted (e.g. `/host/proc` in a container).
+    pub proc_root: PathBuf,
+    /// Where the host's /sys is mounted.
+    pub sys_root: PathBuf,
+    /// Limits and schedule for instances that do not set their own.
+    pub defaults: InstanceDefaults,
+    /// Where series go. `wasmon run --dry-run` replaces them with the console.
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            hostname: None,
+            tags: Vec::new(),
+            conf_d: "conf.d".into(),
+            checks_d: vec!["checks.d".into()],
+            data_dir: "data".into(),
+            proc_root: "/proc".into(),
+            sys_root: "/sys".into(),
+            defaults: InstanceDefaults::default(),
+            sinks: Vec::new(),
+        }
+    }
+}
+
+/// Defaults applied to every instance that does not set its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstanceDefaults {
+    /// Linear memory an instance may grow to, in MiB.
+    pub memory_mib: u32,
+    /// Samples one run may submit; the rest are dropped and counted.
+    pub max_samples: u32,
+    /// Start each instance at a random offset within its interval, spreading the load.
+    pub jitter: bool,
+}
+
+impl Default for InstanceDefaults {
+    fn default() -> Self {
+        Self { memory_mib: 64, max_samples: 10_000, jitter: true }
+    }
+}
+
+/// One destination for series.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Prints every series and service check to standard output, one line each.
+    Console {},
+}
+
+/// Command-line options that override the config file.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    /// The config file; `./wasmon.yaml` when it exists, else built-in defaults.
+    pub config: Option<PathBuf>,
+    /// Replaces `conf_d`.
+    pub conf_d: Option<PathBuf>,
+    /// Replace `checks_d`.
+    pub checks_d: Vec<PathBuf>,
+}
+
+/// The file looked for when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = "wasmon.yaml";
+
+impl AgentConfig {
+    /// Loads the config file (if any) and applies the overrides.
+    pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let file = overrides
+            .config
+            .clone()
+            .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| DEFAULT_CONFIG.into()));
+        let mut config = match &file {
+            Some(path) => Self::read(path)?,
+            None => Self::default(),
+        };
+        if let Some(conf_d) = &overrides.conf_d {
+            config.conf_d = conf_d.clone();
+        }
+        if !overrides.checks_d.is_empty() {
+            config.checks_d = overrides.checks_d.clone();
+        }
+        Ok(config)
+    }
+
+    /// Reads one config file, resolving its relative paths against its folder.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+        let mut config: Self = if text.trim().is_empty() {
+            Self::default()
+        } else {
+            yaml::parse(path, &text)?
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut config.conf_d, &mut config.data_dir, &mut config.proc_root, &mut config.sys_root]
+        {
+            *p = base.join(&*p);
+        }
+        for p in &mut config.checks_d {
+            *p = base.join(&*p);
+        }
+        Ok(config)
+    }
+
+    /// The host name series carry.
+    pub fn hostname(&self) -> String {
+        match &self.hostname {
+            Some(h) => h.clone(),
+            None => rustix::system::uname().nodename().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Where `<check>.wasm` is, the first folder of `checks_d` that has it.
+    pub fn find_module(&self, check: &str) -> Option<PathBuf> {
+        let file = format!("{check}.wasm");
+        self.checks_d.iter().map(|d| d.join(&file)).find(|p| p.is_file())
+    }
+
+    /// The default run timeout for an interval: the interval itself.
+    pub fn default_timeout(interval: Duration) -> Duration {
+        interval
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("wasmon.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempdir();
+        let path = write(&dir, "conf_d: my.d\nchecks_d: [a, /abs]\ntags: [env:test]\n");
+        let c = AgentConfig::read(&path).unwrap();
+        assert_eq!(c.conf_d, dir.join("my.d"));
+        assert_eq!(c.checks_d, [dir.join("a"), PathBuf::from("/abs")]);
+        assert_eq!(c.tags, ["env:test"]);
+        assert_eq!(c.defaults.memory_mib, 64);
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_line() {
+        let dir = tempdir();
+        let path = write(&dir, "tags: []\nconfd: x\n");
+        let e = AgentConfig::read(&path).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("unknown field `confd`"), "{e}");
+        let path = write(&dir, "sinks:\n  - type: kafka\n");
+        let e = AgentConfig::read(&path).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sinks[0]"), "{e}");
+        assert!(e.message.contains("unknown variant `kafka`"), "{e}");
+    }
+
+    pub(crate) fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "wasmon-test-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

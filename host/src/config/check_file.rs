@@ -1,0 +1,255 @@
+//! A check's config file, `conf.d/<check>.yaml`: `init_config` and `instances`.
+//!
+//! Each instance mixes the host's keys (schedule, tags, limits, grants) with the check's own.
+//! The file is read twice, both times streaming from the text so errors keep their line: once
+//! for the host's keys, once as JSON for the check, with the host's keys removed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+
+use super::error::ConfigErrors;
+use super::grants::GrantsConfig;
+use super::{ConfigError, Grants, yaml};
+
+/// Keys of an instance that belong to the host, never passed to the check.
+pub const HOST_KEYS: [&str; 6] =
+    ["min_collection_interval", "timeout", "align", "tags", "limits", "grants"];
+
+/// The host's keys of one instance, as written.
+#[derive(Debug, Deserialize)]
+struct HostKeys {
+    /// Seconds between runs; the check's default when unset.
+    #[serde(default)]
+    min_collection_interval: Option<f64>,
+    /// Seconds a run may take before it is stopped; the interval when unset.
+    #[serde(default)]
+    timeout: Option<f64>,
+    /// Snap runs and their timestamps to multiples of the interval.
+    #[serde(default)]
+    align: bool,
+    /// `key:value` tags added to every series of the instance.
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Resource limits of the instance's sandbox.
+    #[serde(default)]
+    limits: Limits,
+    /// What the instance may reach outside its sandbox.
+    #[serde(default)]
+    grants: GrantsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostView {
+    #[serde(default)]
+    #[allow(dead_code)]
+    init_config: IgnoredAny,
+    instances: Vec<HostKeys>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckView {
+    #[serde(default)]
+    init_config: Value,
+    instances: Vec<Map<String, Value>>,
+}
+
+/// `limits:` of an instance; unset fields take the agent's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Linear memory the instance may grow to, in MiB.
+    pub memory_mib: Option<u32>,
+    /// Samples one run may submit.
+    pub max_samples: Option<u32>,
+}
+
+/// One instance, validated.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    /// Position in `instances`.
+    pub index: usize,
+    /// Interval from the config; the check's default applies when `None`.
+    pub interval: Option<Duration>,
+    /// Run timeout from the config; the interval applies when `None`.
+    pub timeout: Option<Duration>,
+    /// Whether runs snap to multiples of the interval.
+    pub align: bool,
+    /// Tags for every series of the instance.
+    pub tags: Vec<String>,
+    /// Limits as written.
+    pub limits: Limits,
+    /// What the instance may reach.
+    pub grants: Grants,
+    /// The check's own keys, as a JSON object.
+    pub check_config: Value,
+}
+
+/// A parsed `conf.d/<check>.yaml`.
+#[derive(Debug, Clone)]
+pub struct CheckFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The check it configures: the file's stem.
+    pub check: String,
+    /// The file's text, to point at fields only the check knows.
+    pub text: String,
+    /// `init_config` as JSON (`null` when absent).
+    pub init_config: Value,
+    /// Every instance.
+    pub instances: Vec<InstanceConfig>,
+}
+
+impl CheckFile {
+    /// Reads and validates a check config, reporting every problem found.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))]))?;
+        Self::parse(path, text)
+    }
+
+    /// Parses a check config from its text.
+    pub fn parse(path: &Path, text: String) -> Result<Self, ConfigErrors> {
+        let one = |e: ConfigError| ConfigErrors(vec![e]);
+        let check = check_name(path).map_err(one)?;
+        let hosts: HostView = yaml::parse(path, &text).map_err(one)?;
+        let checks: CheckView = yaml::parse(path, &text).map_err(one)?;
+        if hosts.instances.is_empty() {
+            return Err(one(ConfigError::field(
+                path,
+                yaml::find_key_line(&text, "instances", 1),
+                "instances",
+                "is empty: list at least one instance",
+            )));
+        }
+        let mut errors = Vec::new();
+        let mut instances = Vec::new();
+        for (index, (host, mut own)) in hosts.instances.into_iter().zip(checks.instances).enumerate()
+        {
+            for key in HOST_KEYS {
+                own.remove(key);
+            }
+            let mut fail = |field: &str, message: String| {
+                let key = field.split(['.', '[']).next().unwrap_or(field);
+                errors.push(ConfigError::field(
+                    path,
+                    yaml::find_key_line(&text, key, 1),
+                    format!("instances[{index}].{field}"),
+                    message,
+                ));
+            };
+            let interval = seconds(host.min_collection_interval)
+                .map_err(|m| fail("min_collection_interval", m))
+                .ok()
+                .flatten();
+            let timeout = seconds(host.timeout).map_err(|m| fail("timeout", m)).ok().flatten();
+            for (i, tag) in host.tags.iter().enumerate() {
+                if tag.is_empty() || tag.chars().any(char::is_whitespace) {
+                    fail(&format!("tags[{i}]"), format!("{tag:?}: expected `key:value` without spaces"));
+                }
+            }
+            let grants = Grants::parse(&host.grants).unwrap_or_else(|problems| {
+                for (field, message) in problems {
+                    fail(&field, message);
+                }
+                Grants::default()
+            });
+            instances.push(InstanceConfig {
+                index,
+                interval,
+                timeout,
+                align: host.align,
+                tags: host.tags,
+                limits: host.limits,
+                grants,
+                check_config: Value::Object(own),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Self { path: path.to_path_buf(), check, text, init_config: checks.init_config, instances })
+    }
+
+    /// The line of `field` in this file, searched from the top.
+    pub fn line_of(&self, field: &str) -> Option<usize> {
+        yaml::find_key_line(&self.text, field, 1)
+    }
+}
+
+/// `conf.d/mysql.yaml` configures the check `mysql`.
+fn check_name(path: &Path) -> Result<String, ConfigError> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let valid = !stem.is_empty()
+        && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(stem.to_string())
+    } else {
+        Err(ConfigError::file(path, "a check name is letters, digits, `_` and `-`"))
+    }
+}
+
+fn seconds(value: Option<f64>) -> Result<Option<Duration>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.01 && v <= 86_400.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) => Err(format!("{v}: expected seconds between 0.01 and 86400")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<CheckFile, ConfigErrors> {
+        CheckFile::parse(Path::new("conf.d/demo.yaml"), text.to_string())
+    }
+
+    #[test]
+    fn host_keys_are_split_from_the_checks_own() {
+        let f = parse(
+            "init_config:\n  a: 1\ninstances:\n  - min_collection_interval: 5\n    tags: [env:x]\n    \
+             grants: {files: [/proc/stat], fs_usage: true}\n    port: 3306\n    align: true\n",
+        )
+        .unwrap();
+        assert_eq!(f.check, "demo");
+        assert_eq!(f.init_config, serde_json::json!({"a": 1}));
+        let i = &f.instances[0];
+        assert_eq!(i.interval, Some(Duration::from_secs(5)));
+        assert!(i.align);
+        assert_eq!(i.tags, ["env:x"]);
+        assert!(i.grants.fs_usage);
+        assert_eq!(i.check_config, serde_json::json!({"port": 3306}));
+    }
+
+    #[test]
+    fn every_error_is_reported_with_file_line_and_field() {
+        let e = parse(
+            "instances:\n  - min_collection_interval: -1\n    tags: [\"a b\"]\n  - grants:\n      files: [/proc/1/environ]\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.0.len(), 3, "{text}");
+        assert!(text.contains("conf.d/demo.yaml:2: instances[0].min_collection_interval: -1: expected seconds"), "{text}");
+        assert!(text.contains("instances[0].tags[0]"), "{text}");
+        assert!(text.contains("conf.d/demo.yaml:4: instances[1].grants.files[0]"), "{text}");
+    }
+
+    #[test]
+    fn typos_and_broken_yaml() {
+        let e = parse("instance:\n  - {}\n").unwrap_err();
+        assert!(e.to_string().contains("conf.d/demo.yaml:1: unknown field `instance`, expected `init_config` or `instances`"), "{e}");
+        let e = parse("instances:\n  - limits: {memory_mb: 3}\n").unwrap_err();
+        assert!(e.to_string().contains("instances[0].limits: unknown field `memory_mb`"), "{e}");
+        let e = parse("instances: [\n").unwrap_err();
+        assert!(e.0[0].line.is_some(), "{e}");
+        let e = parse("instances: []\n").unwrap_err();
+        assert!(e.to_string().contains("instances: is empty"), "{e}");
+        let e = parse("instances:\n  - min_collection_interval: soon\n").unwrap_err();
+        assert!(e.to_string().contains(":2: instances[0].min_collection_interval: invalid type: string \"soon\", expected f64"), "{e}");
+    }
+}

@@ -1,0 +1,175 @@
+//! What an instance may reach: the files it may read and whether it may stat filesystems.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `grants:` of an instance, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsConfig {
+    /// Glob patterns of files the check may read, e.g. `/proc/stat`, `/proc/*/stat`.
+    pub files: Vec<String>,
+    /// Whether the check may read filesystem usage (statvfs) of mount points.
+    pub fs_usage: bool,
+}
+
+/// Names under /proc that are never granted: they expose other processes' secrets
+/// (`environ`, `cmdline`, memory) or lead out of /proc (`root`, `cwd`, `exe`, `fd`).
+const NEVER_UNDER_PROC: [&str; 14] = [
+    "environ", "cmdline", "mem", "kcore", "kmem", "pagemap", "auxv", "syscall", "stack", "root",
+    "cwd", "exe", "fd", "map_files",
+];
+
+/// One granted file pattern.
+#[derive(Debug, Clone)]
+pub struct FileGrant {
+    pattern: glob::Pattern,
+}
+
+impl FileGrant {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.pattern.as_str()
+    }
+}
+
+/// Validated grants of an instance.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Files the check may read.
+    pub files: Vec<FileGrant>,
+    /// Whether `fs-usage` is linked.
+    pub fs_usage: bool,
+}
+
+const MATCH: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl Grants {
+    /// Validates the written grants; each problem is `(field, message)`.
+    pub fn parse(config: &GrantsConfig) -> Result<Self, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        let mut files = Vec::new();
+        for (i, text) in config.files.iter().enumerate() {
+            let field = format!("grants.files[{i}]");
+            match check_path(text).and_then(|()| {
+                glob::Pattern::new(text).map_err(|e| format!("not a glob pattern: {e}"))
+            }) {
+                Ok(pattern) => files.push(FileGrant { pattern }),
+                Err(message) => errors.push((field, message)),
+            }
+        }
+        if errors.is_empty() { Ok(Self { files, fs_usage: config.fs_usage }) } else { Err(errors) }
+    }
+
+    /// Whether reading `path` (as the guest names it) is allowed; the error says why not.
+    pub fn allows_file(&self, path: &str) -> Result<(), String> {
+        check_path(path)?;
+        if self.files.iter().any(|g| g.pattern.matches_with(path, MATCH)) {
+            Ok(())
+        } else {
+            Err(format!("{path} is not granted to this instance"))
+        }
+    }
+
+    /// One line per grant, for `configcheck` and `inspect`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.files.iter().map(|g| format!("read {}", g.as_str())).collect();
+        if self.fs_usage {
+            lines.push("filesystem usage (statvfs)".into());
+        }
+        lines
+    }
+}
+
+/// Absolute, no `.`/`..`, nothing secret under /proc.
+fn check_path(path: &str) -> Result<(), String> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(format!("{path:?} is not an absolute path"));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return Err(format!("{path:?} may not contain `.` or `..`"));
+    }
+    if p.starts_with("/proc") {
+        let secret = p.components().skip(2).find_map(|c| match c {
+            Component::Normal(n) => NEVER_UNDER_PROC.iter().find(|s| n == **s),
+            _ => None,
+        });
+        if let Some(name) = secret {
+            return Err(format!(
+                "{path:?}: /proc/…/{name} exposes other processes' secrets or leaves /proc; it is never granted"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Maps a guest path to the host: `/proc` and `/sys` to their configured roots.
+pub fn host_path(path: &str, proc_root: &Path, sys_root: &Path) -> PathBuf {
+    let p = Path::new(path);
+    for (prefix, root) in [("/proc", proc_root), ("/sys", sys_root)] {
+        if let Ok(rest) = p.strip_prefix(prefix) {
+            return root.join(rest);
+        }
+    }
+    p.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(files: &[&str]) -> Grants {
+        Grants::parse(&GrantsConfig {
+            files: files.iter().map(|s| s.to_string()).collect(),
+            fs_usage: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn patterns_match_one_level() {
+        let g = grants(&["/proc/stat", "/proc/*/stat"]);
+        assert!(g.allows_file("/proc/stat").is_ok());
+        assert!(g.allows_file("/proc/42/stat").is_ok());
+        assert!(g.allows_file("/proc/42/task/1/stat").is_err());
+        assert!(g.allows_file("/proc/meminfo").is_err());
+        assert!(g.allows_file("/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn secrets_and_escapes_are_refused_even_if_granted() {
+        let g = grants(&["/proc/*/*", "/proc/**"]);
+        assert!(g.allows_file("/proc/1/environ").unwrap_err().contains("never granted"));
+        assert!(g.allows_file("/proc/1/cmdline").is_err());
+        assert!(g.allows_file("/proc/1/root").is_err());
+        assert!(g.allows_file("/proc/1/../../etc/passwd").is_err());
+        assert!(g.allows_file("proc/stat").is_err());
+    }
+
+    #[test]
+    fn bad_grants_are_reported_with_their_index() {
+        let e = Grants::parse(&GrantsConfig {
+            files: vec!["/proc/stat".into(), "/proc/*/environ".into(), "rel".into(), "/a/[".into()],
+            fs_usage: true,
+        })
+        .unwrap_err();
+        let fields: Vec<_> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["grants.files[1]", "grants.files[2]", "grants.files[3]"]);
+    }
+
+    #[test]
+    fn roots_are_mapped() {
+        let (p, s) = (Path::new("/host/proc"), Path::new("/host/sys"));
+        assert_eq!(host_path("/proc/stat", p, s), Path::new("/host/proc/stat"));
+        assert_eq!(host_path("/sys/block", p, s), Path::new("/host/sys/block"));
+        assert_eq!(host_path("/var/log/x", p, s), Path::new("/var/log/x"));
+        assert_eq!(host_path("/process", p, s), Path::new("/process"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Configuration: the agent's `wasmon.yaml` and the checks' `conf.d/<check>.yaml`.
+
+mod agent;
+mod check_file;
+mod error;
+mod grants;
+mod yaml;
+
+pub use agent::{AgentConfig, ConfigOverrides, InstanceDefaults, SinkConfig};
+pub use check_file::{CheckFile, InstanceConfig, Limits};
+pub use error::ConfigError;
+pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};

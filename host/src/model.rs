@@ -1,0 +1,175 @@
+//! What checks report and what leaves the agent.
+
+use serde::Serialize;
+
+/// How a sample becomes a series (mirrors the WIT `metric-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Sent as is.
+    Gauge,
+    /// Events during the run, sent as is.
+    Count,
+    /// Cumulative counter sent as its per-second change.
+    Rate,
+    /// Cumulative counter sent as its increase.
+    MonotonicCount,
+}
+
+/// One measurement as a check submitted it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    /// Metric name, e.g. `system.cpu.user`.
+    pub name: String,
+    /// How the host treats the value.
+    pub kind: MetricKind,
+    /// The value.
+    pub value: f64,
+    /// `key:value` tags.
+    pub tags: Vec<String>,
+}
+
+/// Longest metric name accepted.
+pub const MAX_NAME_LEN: usize = 200;
+/// Most tags one sample may carry.
+pub const MAX_TAGS: usize = 64;
+/// Longest tag accepted.
+pub const MAX_TAG_LEN: usize = 200;
+
+impl Sample {
+    /// Why the sample cannot be accepted, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= MAX_NAME_LEN
+            && self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !name_ok {
+            return Some(format!(
+                "metric name {:?}: expected 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ -",
+                truncate(&self.name)
+            ));
+        }
+        if !self.value.is_finite() {
+            return Some(format!("{}: value {} is not a finite number", self.name, self.value));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Some(format!("{}: {} tags, at most {MAX_TAGS}", self.name, self.tags.len()));
+        }
+        self.tags
+            .iter()
+            .find(|t| t.is_empty() || t.len() > MAX_TAG_LEN || t.chars().any(char::is_control))
+            .map(|t| format!("{}: tag {:?} is empty, too long or has control characters", self.name, truncate(t)))
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Health verdict of a service check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Healthy.
+    Ok,
+    /// Degraded.
+    Warning,
+    /// Failing.
+    Critical,
+    /// Could not tell.
+    Unknown,
+}
+
+impl Status {
+    /// Upper-case name, as Datadog prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Warning => "WARNING",
+            Self::Critical => "CRITICAL",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// A service check as it leaves the agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceCheck {
+    /// e.g. `mysql.can_connect` or `wasmon.check.status`.
+    pub name: String,
+    /// The verdict.
+    pub status: Status,
+    /// Why, in words.
+    pub message: String,
+    /// Tags, host and instance tags included.
+    pub tags: Vec<String>,
+    /// Unix milliseconds of the run.
+    pub timestamp_ms: i64,
+}
+
+/// The kind of a series as backends know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesKind {
+    /// A value at a point in time.
+    Gauge,
+    /// A number of events since the previous point.
+    Count,
+    /// Events per second.
+    Rate,
+}
+
+/// One point of one series, ready for a sink.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// Metric name.
+    pub name: String,
+    /// Kind, as backends know it.
+    pub kind: SeriesKind,
+    /// The value.
+    pub value: f64,
+    /// Unix milliseconds, shared by every series of one run.
+    pub timestamp_ms: i64,
+    /// Sorted `key:value` tags, `host:` included.
+    pub tags: Vec<String>,
+}
+
+/// What one run of one instance produced, after aggregation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    /// Series.
+    pub series: Vec<Series>,
+    /// Service checks.
+    pub service_checks: Vec<ServiceCheck>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str, value: f64, tags: &[&str]) -> Sample {
+        Sample {
+            name: name.into(),
+            kind: MetricKind::Gauge,
+            value,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn lies_are_caught() {
+        assert_eq!(sample("a.b_c-d", 1.0, &["k:v"]).problem(), None);
+        assert!(sample("", 1.0, &[]).problem().is_some());
+        assert!(sample("has space", 1.0, &[]).problem().is_some());
+        assert!(sample("a", f64::NAN, &[]).problem().unwrap().contains("finite"));
+        assert!(sample("a", f64::INFINITY, &[]).problem().is_some());
+        assert!(sample("a", 1.0, &[""]).problem().is_some());
+        assert!(sample("a", 1.0, &["a\nb"]).problem().is_some());
+        let many: Vec<String> = (0..65).map(|i| format!("t:{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(sample("a", 1.0, &refs).problem().unwrap().contains("65 tags"));
+        assert!(sample(&"x".repeat(201), 1.0, &[]).problem().is_some());
+    }
+}

@@ -1,0 +1,7 @@
+//! Host bindings for the `wasmon:check` WIT package: the one `bindgen!` of the agent.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "full-check",
+    exports: { default: async },
+});

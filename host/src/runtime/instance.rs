@@ -1,0 +1,274 @@
+//! One check instance: a Store with its limits, the component instantiated in it, and the
+//! calls into it, each bounded in time. A Store that trapped is dropped and rebuilt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::{FullCheck as Host, FullCheckPre as HostPre};
+use super::host_state::{Capabilities, MemoryLimitExceeded, RunOutput};
+use super::{CheckError, CheckModule, Descriptor, HostState, InstanceError, LinkSet, RunError};
+use crate::runtime::Runtime;
+
+/// Everything needed to build (and rebuild) an instance.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    /// `check[index]`, for logs.
+    pub label: Arc<str>,
+    /// What it may reach.
+    pub capabilities: Arc<Capabilities>,
+    /// Memory limit in bytes.
+    pub memory_bytes: usize,
+    /// Samples one run may submit.
+    pub max_samples: usize,
+    /// `init_config` as JSON.
+    pub init_config: String,
+    /// The instance's own config as JSON.
+    pub instance_config: String,
+    /// Time `describe` and `init` may take.
+    pub start_timeout: Duration,
+}
+
+/// The error the epoch callback stops a guest with.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline reached")]
+struct DeadlineReached;
+
+struct Live {
+    store: Store<HostState>,
+    bindings: Host,
+}
+
+/// A running check instance.
+pub struct CheckInstance {
+    pre: HostPre<HostState>,
+    runtime: Runtime,
+    spec: InstanceSpec,
+    descriptor: Descriptor,
+    live: Option<Live>,
+}
+
+/// The outcome of one run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// What the check submitted (also when the run failed half-way).
+    pub output: RunOutput,
+    /// Whether the run succeeded.
+    pub result: Result<(), RunError>,
+    /// Wall time of the run, a rebuild included.
+    pub duration: Duration,
+    /// What the guest printed to stdout or stderr.
+    pub guest_log: String,
+}
+
+impl CheckInstance {
+    /// Links exactly the granted capabilities, instantiates, describes and initialises.
+    pub async fn new(
+        runtime: &Runtime,
+        module: &CheckModule,
+        spec: InstanceSpec,
+    ) -> Result<Self, InstanceError> {
+        let link = LinkSet::granted(&spec.capabilities.grants);
+        module.check_grants(link)?;
+        let start = |e: anyhow::Error| InstanceError::Start(RunError::Trap(format!("{e:#}")));
+        let linker = link.linker(runtime.engine()).map_err(start)?;
+        let pre = linker
+            .instantiate_pre(&module.component)
+            .and_then(HostPre::new)
+            .map_err(|e| start(e.into()))?;
+        Self::from_pre(runtime, pre, spec).await
+    }
+
+    /// Builds an instance from a pre-linked component.
+    pub(crate) async fn from_pre(
+        runtime: &Runtime,
+        pre: HostPre<HostState>,
+        spec: InstanceSpec,
+    ) -> Result<Self, InstanceError> {
+        let mut live = instantiate(runtime, &pre, &spec).await.map_err(InstanceError::Start)?;
+        let descriptor = call_describe(&mut live, spec.start_timeout).await.map_err(InstanceError::Start)?;
+        match call_init(&mut live, &spec).await {
+            Ok(()) => {}
+            Err(RunError::Config(message)) => return Err(InstanceError::Config(message)),
+            Err(e) => return Err(InstanceError::Start(e)),
+        }
+        Ok(Self { pre, runtime: runtime.clone(), spec, descriptor, live: Some(live) })
+    }
+
+    /// What the check said about itself.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// The instance's label, `check[index]`.
+    pub fn label(&self) -> &Arc<str> {
+        &self.spec.label
+    }
+
+    /// Runs the check once, stopping it after `timeout`. A Store that trapped, timed out or hit
+    /// its memory limit is rebuilt (and the check initialised again) before the next run.
+    pub async fn run(&mut self, timestamp_ms: i64, timeout: Duration) -> RunReport {
+        let started = Instant::now();
+        let live = match self.live.take() {
+            Some(live) => Ok(live),
+            None => rebuild(&self.runtime, &self.pre, &self.spec).await,
+        };
+        let mut live = match live {
+            Ok(live) => live,
+            Err(e) => {
+                return RunReport {
+                    output: RunOutput::default(),
+                    result: Err(e),
+                    duration: started.elapsed(),
+                    guest_log: String::new(),
+                };
+            }
+        };
+        live.store.data_mut().output = RunOutput::default();
+        let result = guarded(&mut live, timeout, async |live: &mut Live| {
+            live.bindings.wasmon_check_check().call_run(&mut live.store, timestamp_ms).await
+        })
+        .await;
+        let result = flatten(result);
+        let output = std::mem::take(&mut live.store.data_mut().output);
+        let guest_log = live.store.data().guest_output.drain();
+        if !matches!(&result, Err(e) if e.poisons_instance()) {
+            self.live = Some(live);
+        }
+        RunReport { output, result, duration: started.elapsed(), guest_log }
+    }
+
+}
+
+/// A fresh Store for an instance whose previous one trapped, initialised again.
+async fn rebuild(runtime: &Runtime, pre: &HostPre<HostState>, spec: &InstanceSpec) -> Result<Live, RunError> {
+    let mut live = instantiate(runtime, pre, spec).await?;
+    call_init(&mut live, spec).await?;
+    Ok(live)
+}
+
+/// Calls `describe` in a Store linked with every capability but granted nothing.
+pub async fn describe(runtime: &Runtime, module: &CheckModule) -> Result<Descriptor, InstanceError> {
+    let start = |e: anyhow::Error| InstanceError::Start(RunError::Trap(format!("{e:#}")));
+    let linker = LinkSet::all().linker(runtime.engine()).map_err(start)?;
+    let pre = linker
+        .instantiate_pre(&module.component)
+        .and_then(HostPre::new)
+        .map_err(|e| start(e.into()))?;
+    let spec = InstanceSpec {
+        label: "inspect".into(),
+        capabilities: Arc::default(),
+        memory_bytes: 64 << 20,
+        max_samples: 0,
+        init_config: String::new(),
+        instance_config: String::new(),
+        start_timeout: Duration::from_secs(10),
+    };
+    let mut live = instantiate(runtime, &pre, &spec).await.map_err(InstanceError::Start)?;
+    call_describe(&mut live, spec.start_timeout).await.map_err(InstanceError::Start)
+}
+
+async fn instantiate(
+    runtime: &Runtime,
+    pre: &HostPre<HostState>,
+    spec: &InstanceSpec,
+) -> Result<Live, RunError> {
+    let state = HostState::new(
+        spec.label.clone(),
+        spec.capabilities.clone(),
+        spec.memory_bytes,
+        spec.max_samples,
+    );
+    let mut store = Store::new(runtime.engine(), state);
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_callback(|ctx| match ctx.data().deadline {
+        Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Error::new(DeadlineReached)),
+        _ => Ok(UpdateDeadline::Yield(1)),
+    });
+    store.data_mut().deadline = Some(Instant::now() + spec.start_timeout);
+    store.set_epoch_deadline(1);
+    let bindings = match pre.instantiate_async(&mut store).await {
+        Ok(bindings) => bindings,
+        Err(e) => return Err(classify(e, spec.start_timeout, &store.data().guest_output.peek())),
+    };
+    Ok(Live { store, bindings })
+}
+
+async fn call_describe(live: &mut Live, timeout: Duration) -> Result<Descriptor, RunError> {
+    guarded(live, timeout, async |live: &mut Live| {
+        live.bindings.wasmon_check_check().call_describe(&mut live.store).await
+    })
+    .await
+}
+
+async fn call_init(live: &mut Live, spec: &InstanceSpec) -> Result<(), RunError> {
+    let result = guarded(live, spec.start_timeout, async |live: &mut Live| {
+        live.bindings
+            .wasmon_check_check()
+            .call_init(&mut live.store, &spec.init_config, &spec.instance_config)
+            .await
+    })
+    .await;
+    flatten(result)
+}
+
+/// Runs `call` with a deadline `timeout` from now; a failure is classified.
+async fn guarded<R>(
+    live: &mut Live,
+    timeout: Duration,
+    call: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
+) -> Result<R, RunError> {
+    live.store.data_mut().deadline = Some(Instant::now() + timeout);
+    live.store.set_epoch_deadline(1);
+    let result = call(live).await;
+    live.store.data_mut().deadline = None;
+    result.map_err(|e| classify(e, timeout, &live.store.data().guest_output.peek()))
+}
+
+/// Merges the guest's own error into the run's.
+fn flatten(result: Result<Result<(), CheckError>, RunError>) -> Result<(), RunError> {
+    match result? {
+        Ok(()) => Ok(()),
+        Err(CheckError::Config(m)) => Err(RunError::Config(m)),
+        Err(CheckError::Transient(m)) => Err(RunError::Transient(m)),
+        Err(CheckError::Permanent(m)) => Err(RunError::Permanent(m)),
+    }
+}
+
+/// Why a call into the guest failed, in words a person can act on.
+fn classify(error: wasmtime::Error, timeout: Duration, guest_log: &str) -> RunError {
+    if error.downcast_ref::<DeadlineReached>().is_some() {
+        return RunError::Timeout(timeout);
+    }
+    if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
+        return RunError::MemoryLimit(limit.0);
+    }
+    let what = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    match panic_message(guest_log) {
+        Some(panic) => RunError::Trap(format!("{what}; the guest said: {panic}")),
+        None => RunError::Trap(what),
+    }
+}
+
+/// The panic message a Rust guest printed before trapping, on one line.
+fn panic_message(guest_log: &str) -> Option<String> {
+    let start = guest_log.rfind("panicked at")?;
+    let text = guest_log[start..].lines().take(2).collect::<Vec<_>>().join(" ");
+    Some(text.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_found_and_joined() {
+        let log = "hello\nthread '<unnamed>' panicked at src/lib.rs:5:9:\nboom\nnote: run with RUST_BACKTRACE\n";
+        assert_eq!(panic_message(log).as_deref(), Some("panicked at src/lib.rs:5:9: boom"));
+        assert_eq!(panic_message("nothing"), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! Linkers that provide an instance exactly the capabilities its config grants.
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{HostState, wit};
+use crate::config::Grants;
+
+/// Which wasmon capability interfaces are linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LinkSet {
+    /// `wasmon:check/files`.
+    pub files: bool,
+    /// `wasmon:check/fs-usage`.
+    pub fs_usage: bool,
+}
+
+impl LinkSet {
+    /// What the grants allow.
+    pub fn granted(grants: &Grants) -> Self {
+        Self { files: !grants.files.is_empty(), fs_usage: grants.fs_usage }
+    }
+
+    /// Every capability, for `inspect` (its Store is granted nothing all the same).
+    pub fn all() -> Self {
+        Self { files: true, fs_usage: true }
+    }
+
+    /// A linker with WASI (no files, no network, no environment), `emit`, and the
+    /// capabilities in this set.
+    pub fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        wit::emit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        if self.files {
+            wit::files::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        }
+        if self.fs_usage {
+            wit::fs_usage::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        }
+        Ok(linker)
+    }
+}

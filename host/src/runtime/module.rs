@@ -1,0 +1,126 @@
+//! Loading a `.wasm` as a check: validated, compiled, its imports and exports known.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::{InstanceError, LinkSet, ModuleError};
+
+/// The WIT package this agent implements.
+pub const WIT_PACKAGE: &str = "wasmon:check@0.1.0";
+/// The interface every check exports.
+pub const CHECK_EXPORT: &str = "wasmon:check/check@0.1.0";
+
+/// wasmon interfaces a check may import, and the grant each needs (`None`: always linked).
+const WASMON_IMPORTS: [(&str, Option<Capability>); 4] = [
+    ("wasmon:check/types@0.1.0", None),
+    ("wasmon:check/emit@0.1.0", None),
+    ("wasmon:check/files@0.1.0", Some(Capability::Files)),
+    ("wasmon:check/fs-usage@0.1.0", Some(Capability::FsUsage)),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Capability {
+    Files,
+    FsUsage,
+}
+
+/// A compiled check component.
+#[derive(Clone)]
+pub struct CheckModule {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// Hex sha256 of the file: the version that runs.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The compiled component.
+    pub component: Component,
+    /// Names of its imports.
+    pub imports: Vec<String>,
+    /// Names of its exports.
+    pub exports: Vec<String>,
+    /// How long compiling took.
+    pub compile_time: Duration,
+}
+
+impl CheckModule {
+    /// Reads, validates and compiles a check. CPU-heavy: call it off the async runtime.
+    pub fn load(engine: &Engine, path: &Path) -> Result<Self, ModuleError> {
+        let bytes =
+            std::fs::read(path).map_err(|source| ModuleError::Read { path: path.into(), source })?;
+        Self::from_bytes(engine, path, &bytes)
+    }
+
+    /// Validates and compiles a check from its bytes.
+    pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Self, ModuleError> {
+        let path = path.to_path_buf();
+        if !bytes.starts_with(b"\0asm") {
+            return Err(ModuleError::NotWasm { path });
+        }
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(ModuleError::CoreModule { path });
+        }
+        let started = Instant::now();
+        let component = Component::new(engine, bytes)
+            .map_err(|e| ModuleError::Invalid { path: path.clone(), reason: format!("{e:#}") })?;
+        let compile_time = started.elapsed();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+        let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+        if !exports.iter().any(|e| e == CHECK_EXPORT) {
+            let found = if exports.is_empty() { "nothing".into() } else { exports.join(", ") };
+            return Err(ModuleError::WrongWorld { path, expected: CHECK_EXPORT.into(), found });
+        }
+        if let Some(import) = imports
+            .iter()
+            .find(|i| !i.starts_with("wasi:") && !WASMON_IMPORTS.iter().any(|(n, _)| n == i))
+        {
+            return Err(ModuleError::UnknownImport { path, import: import.clone() });
+        }
+        Ok(Self {
+            path,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+            component,
+            imports,
+            exports,
+            compile_time,
+        })
+    }
+
+    /// Fails when the component imports a capability that `linked` does not provide.
+    pub fn check_grants(&self, linked: LinkSet) -> Result<(), InstanceError> {
+        for (name, capability) in WASMON_IMPORTS {
+            if !self.imports.iter().any(|i| i == name) {
+                continue;
+            }
+            match capability {
+                Some(Capability::Files) if !linked.files => {
+                    return Err(InstanceError::NotGranted {
+                        import: name.into(),
+                        grant: "files",
+                        hint: "grants: {files: [...]}",
+                    });
+                }
+                Some(Capability::FsUsage) if !linked.fs_usage => {
+                    return Err(InstanceError::NotGranted {
+                        import: name.into(),
+                        grant: "filesystem usage",
+                        hint: "grants: {fs_usage: true}",
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The wasmon capabilities this component can ask for.
+    pub fn capability_imports(&self) -> Vec<&str> {
+        self.imports.iter().map(String::as_str).filter(|i| i.starts_with("wasmon:")).collect()
+    }
+}

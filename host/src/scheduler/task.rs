@@ -1,0 +1,124 @@
+//! The loop of one instance: wait for the next run time, run with a timeout, aggregate,
+//! report, send. A failure is logged and reported as `wasmon.check.status`; a config or
+//! permanent error stops the instance; nothing here can hold up another instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Schedule, now_ms};
+use crate::aggregate::Aggregator;
+use crate::model::{MetricKind, Payload, Sample, ServiceCheck, Status};
+use crate::runtime::{CheckInstance, RunReport};
+use crate::sinks::PayloadSender;
+
+/// Name of the service check every run reports.
+pub const STATUS_CHECK: &str = "wasmon.check.status";
+
+/// An instance with its schedule, ready to be spawned.
+pub struct InstanceTask {
+    /// The sandboxed instance.
+    pub instance: CheckInstance,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// How long a run may take.
+    pub timeout: Duration,
+    /// Adds tags and turns counters into rates.
+    pub aggregator: Aggregator,
+    /// `check:<name>` and `instance:<index>`, on the agent's own series about the instance.
+    pub identity: Vec<String>,
+}
+
+/// Spawns the instance's loop; it ends when `cancel` fires or the instance stops for good.
+pub fn spawn(task: InstanceTask, sink: PayloadSender, cancel: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(task.run_loop(sink, cancel))
+}
+
+impl InstanceTask {
+    async fn run_loop(mut self, sink: PayloadSender, cancel: CancellationToken) {
+        let label = self.instance.label().clone();
+        let mut last: Option<i64> = None;
+        loop {
+            let now = now_ms();
+            let next = self.schedule.next_after(last.map_or(now - 1, |l| l.max(now - 1)));
+            let skipped = last.map_or(0, |l| self.schedule.missed_between(l, next));
+            if skipped > 0 {
+                tracing::warn!(instance = &*label, skipped, "runs skipped: the previous run overran its interval");
+            }
+            let wait = Duration::from_millis((next - now).max(0) as u64);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => return,
+            }
+            let report = self.instance.run(next, self.timeout).await;
+            last = Some(next);
+            let stop = report.result.as_ref().is_err_and(|e| e.stops_instance());
+            let payload = self.payload(next, report, skipped);
+            sink.send(payload).await;
+            if stop {
+                tracing::error!(instance = &*label, "stopped until its config or module changes");
+                return;
+            }
+        }
+    }
+
+    /// The run's series and service checks, with the agent's own view of the run.
+    pub fn payload(&mut self, timestamp_ms: i64, report: RunReport, skipped: u64) -> Payload {
+        let label = self.instance.label().clone();
+        log_guest_output(&label, &report.guest_log);
+        let mut output = report.output;
+        if output.rejected > 0 {
+            tracing::warn!(
+                instance = &*label,
+                rejected = output.rejected,
+                "invalid samples dropped; first: {}",
+                output.first_problem.as_deref().unwrap_or("")
+            );
+        }
+        if output.over_limit > 0 {
+            tracing::warn!(instance = &*label, dropped = output.over_limit, "sample limit reached; the rest was dropped");
+        }
+        let (status, message) = match &report.result {
+            Ok(()) => (Status::Ok, String::new()),
+            Err(e) => {
+                tracing::error!(instance = &*label, "run failed: {e}");
+                (Status::Critical, e.to_string())
+            }
+        };
+        let own = |name: &str, kind, value: f64| Sample {
+            name: name.into(),
+            kind,
+            value,
+            tags: self.identity.clone(),
+        };
+        let mut samples = std::mem::take(&mut output.samples);
+        let produced = samples.len() as f64;
+        samples.extend([
+            own("wasmon.check.run_time", MetricKind::Gauge, report.duration.as_secs_f64()),
+            own("wasmon.check.samples", MetricKind::Gauge, produced),
+            own("wasmon.check.invalid_samples", MetricKind::Count, (output.rejected + output.over_limit) as f64),
+            own("wasmon.check.skipped_runs", MetricKind::Count, skipped as f64),
+        ]);
+        let mut checks = std::mem::take(&mut output.service_checks);
+        checks.push(ServiceCheck {
+            name: STATUS_CHECK.into(),
+            status,
+            message,
+            tags: self.identity.clone(),
+            timestamp_ms,
+        });
+        for check in &mut checks {
+            check.timestamp_ms = timestamp_ms;
+        }
+        self.aggregator.payload(timestamp_ms, samples, checks)
+    }
+}
+
+/// Writes what the guest printed to the log, a line each.
+fn log_guest_output(label: &Arc<str>, text: &str) {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        tracing::info!(target: "wasmon::check", instance = &**label, "guest: {line}");
+    }
+}

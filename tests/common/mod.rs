@@ -1,0 +1,209 @@
+//! Helpers for the integration tests: built guests, throwaway config folders, and the
+//! `wasmon` binary run as a real process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// Where `cargo xtask build-checks` puts the guests.
+pub fn guests_dir() -> PathBuf {
+    root().join("target/wasm32-wasip2/release")
+}
+
+/// A built guest, `<name>.wasm`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} is missing: run `cargo xtask build-checks` first", path.display());
+    path
+}
+
+/// A throwaway agent layout: `wasmon.yaml`, `conf.d/`, `checks.d/`.
+pub struct Layout {
+    pub dir: tempfile::TempDir,
+}
+
+impl Layout {
+    /// A layout whose checks are searched in `checks.d/` and then among the built guests.
+    pub fn new(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+        std::fs::create_dir_all(dir.path().join("checks.d")).unwrap();
+        let config = format!(
+            "hostname: test-host\ntags: [\"env:test\"]\nconf_d: conf.d\nchecks_d: [checks.d, {}]\n\
+             data_dir: data\ndefaults: {{jitter: false}}\n{extra_config}",
+            guests_dir().display()
+        );
+        std::fs::write(dir.path().join("wasmon.yaml"), config).unwrap();
+        Self { dir }
+    }
+
+    /// The agent config file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("wasmon.yaml")
+    }
+
+    /// Writes `conf.d/<name>.yaml`.
+    pub fn check_config(&self, name: &str, yaml: &str) -> PathBuf {
+        let path = self.dir.path().join("conf.d").join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// Writes `checks.d/<name>.wasm`.
+    pub fn module(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join("checks.d").join(format!("{name}.wasm"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Runs `wasmon --config <this> ARGS` to completion.
+    pub fn wasmon(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_wasmon"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("run wasmon")
+    }
+
+    /// Starts `wasmon run --dry-run` in the background.
+    pub fn start_agent(&self) -> Agent {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmon"))
+            .arg("--config")
+            .arg(self.config())
+            .args(["run", "--dry-run"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wasmon");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Agent { child, stdout, stderr }
+    }
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// A running agent; stopped with SIGTERM when dropped.
+pub struct Agent {
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    /// Lines printed so far to standard output (the dry run).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Log lines so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` for a stdout line satisfying `pred`, polling.
+    pub fn wait_for_stdout(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        wait_for(limit, || self.stdout().into_iter().find(|l| pred(l)))
+    }
+
+    /// Waits up to `limit` for a log line satisfying `pred`.
+    pub fn wait_for_stderr(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        wait_for(limit, || self.stderr().into_iter().find(|l| pred(l)))
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `f` every 50 ms until it returns something or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A parsed dry-run series line: `name timestamp value tag=value ... kind=K`.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub name: String,
+    pub timestamp: f64,
+    pub value: f64,
+    pub fields: Vec<String>,
+}
+
+impl Line {
+    /// Parses a series line; `None` for service checks and anything else.
+    pub fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.split(' ');
+        let name = parts.next()?.to_string();
+        if name == "SERVICE_CHECK" {
+            return None;
+        }
+        let timestamp = parts.next()?.parse().ok()?;
+        let value = parts.next()?.parse().ok()?;
+        Some(Self { name, timestamp, value, fields: parts.map(str::to_string).collect() })
+    }
+
+    /// Whether it carries `key=value`.
+    pub fn has(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| f == field)
+    }
+}
+
+/// Series lines named `name` carrying every field in `fields`.
+pub fn series(lines: &[String], name: &str, fields: &[&str]) -> Vec<Line> {
+    lines
+        .iter()
+        .filter_map(|l| Line::parse(l))
+        .filter(|l| l.name == name && fields.iter().all(|f| l.has(f)))
+        .collect()
+}
