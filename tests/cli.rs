@@ -9,24 +9,48 @@ use serde_json::Value;
 #[test]
 fn check_json_shows_rates_counts_and_tags() {
     let layout = Layout::new("");
-    layout.check_config("emit", "instances:\n  - value: 42.5\n    step: 10\n    tags: [\"team:core\"]\n");
+    layout.check_config(
+        "emit",
+        "instances:\n  - value: 42.5\n    step: 10\n    tags: [\"team:core\"]\n",
+    );
     let out = layout.wasmon(&["check", "emit", "--times", "3", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let samples = doc["samples"].as_array().unwrap();
-    let named = |n: &str| samples.iter().filter(|s| s["name"] == n).collect::<Vec<_>>();
+    let named = |n: &str| {
+        samples
+            .iter()
+            .filter(|s| s["name"] == n)
+            .collect::<Vec<_>>()
+    };
 
     let gauges = named("test.emit.gauge");
     assert_eq!(gauges.len(), 3);
     assert_eq!(gauges[0]["value"], 42.5);
     assert_eq!(gauges[0]["kind"], "gauge");
-    let tags: Vec<&str> = gauges[0]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    assert_eq!(tags, ["env:test", "host:test-host", "source:emit", "team:core"]);
+    let tags: Vec<&str> = gauges[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tags,
+        ["env:test", "host:test-host", "source:emit", "team:core"]
+    );
 
     // Counters: nothing on the first run, then the increase (monotonic) or per-second change.
     let totals = named("test.emit.total");
     assert_eq!(totals.len(), 2);
-    assert!(totals.iter().all(|s| s["value"] == 10.0 && s["kind"] == "count"));
+    assert!(
+        totals
+            .iter()
+            .all(|s| s["value"] == 10.0 && s["kind"] == "count")
+    );
     let rates = named("test.emit.counter");
     assert_eq!(rates.len(), 2);
     for r in rates {
@@ -35,9 +59,17 @@ fn check_json_shows_rates_counts_and_tags() {
         // 10 per run, runs a second (and a little) apart.
         assert!((8.0..=10.0).contains(&v), "{v}");
     }
-    assert!(named("test.emit.count").iter().all(|s| s["value"] == 2.0 && s["kind"] == "count"));
+    assert!(
+        named("test.emit.count")
+            .iter()
+            .all(|s| s["value"] == 2.0 && s["kind"] == "count")
+    );
     let checks = doc["service_checks"].as_array().unwrap();
-    assert!(checks.iter().any(|c| c["name"] == "test.emit.ok" && c["status"] == "OK" && c["message"] == "fine"));
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "test.emit.ok" && c["status"] == "OK" && c["message"] == "fine")
+    );
 }
 
 #[test]
@@ -47,8 +79,14 @@ fn check_prints_tables_and_selects_instances() {
     let out = layout.wasmon(&["check", "emit", "--instance", "1"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(stdout.contains("NAME") && stdout.contains("test.emit.gauge"), "{stdout}");
-    assert!(stdout.contains("instance:1") && !stdout.contains("instance:0"), "{stdout}");
+    assert!(
+        stdout.contains("NAME") && stdout.contains("test.emit.gauge"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("instance:1") && !stdout.contains("instance:0"),
+        "{stdout}"
+    );
     assert!(stdout.contains("rates need two runs"));
     let out = layout.wasmon(&["check", "emit", "--instance", "5"]);
     assert!(!out.status.success());
@@ -63,7 +101,11 @@ fn inspect_shows_world_imports_and_describe() {
     let system = common::guest("system");
     let out = layout.wasmon(&["inspect", system.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for needle in [
         "world:    a wasmon check (wasmon:check@0.1.0)",
         "  wasmon:check/files@0.1.0",
@@ -79,9 +121,14 @@ fn inspect_shows_world_imports_and_describe() {
     // A check that asks for nothing imports no capability.
     let out = layout.wasmon(&["inspect", common::guest("emit").to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("wasmon:check/files") && !stdout.contains("fs-usage"), "{stdout}");
+    assert!(
+        !stdout.contains("wasmon:check/files") && !stdout.contains("fs-usage"),
+        "{stdout}"
+    );
     let core = layout.module("core", b"\0asm\x01\0\0\0");
     let out = layout.wasmon(&["inspect", core.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component")
+    );
 }

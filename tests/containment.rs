@@ -14,23 +14,45 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
     let layout = Layout::new("");
     layout.check_config("emit", "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n");
     layout.check_config("trap", "instances:\n  - min_collection_interval: 1\n");
-    layout.check_config("spin", "instances:\n  - min_collection_interval: 1\n    timeout: 0.3\n");
-    layout.check_config("hog", "instances:\n  - min_collection_interval: 1\n    limits: {memory_mib: 16}\n");
+    layout.check_config(
+        "spin",
+        "instances:\n  - min_collection_interval: 1\n    timeout: 0.3\n",
+    );
+    layout.check_config(
+        "hog",
+        "instances:\n  - min_collection_interval: 1\n    limits: {memory_mib: 16}\n",
+    );
     layout.check_config(
         "escape",
-        "instances:\n  - min_collection_interval: 1\n    grants:\n      files: [/proc/loadavg, \"/proc/*/stat\", \"/proc/*/environ\"]\n",
+        "instances:\n  - min_collection_interval: 1\n    grants:\n      files: [/proc/loadavg, \"/proc/*/stat\"]\n",
     );
     let mut agent = layout.start_agent();
 
     let status = |check: &str, status: &str, text: &str| {
-        let (check, status, text) = (format!("check={check}"), status.to_string(), text.to_string());
+        let (check, status, text) = (
+            format!("check={check}"),
+            status.to_string(),
+            text.to_string(),
+        );
         agent.wait_for_stdout(10 * SECOND, move |l| {
-            l.starts_with("SERVICE_CHECK wasmon.check.status") && l.contains(&check) && l.contains(&status) && l.contains(&text)
+            l.starts_with("SERVICE_CHECK wasmon.check.status")
+                && l.contains(&check)
+                && l.contains(&status)
+                && l.contains(&text)
         })
     };
-    assert!(status("trap", "CRITICAL", "boom: the trap check always panics").is_some(), "trap not reported");
-    assert!(status("spin", "CRITICAL", "timed out after 300ms").is_some(), "spin not stopped");
-    assert!(status("hog", "CRITICAL", "exceeded its memory limit of 16 MiB").is_some(), "hog not stopped");
+    assert!(
+        status("trap", "CRITICAL", "boom: the trap check always panics").is_some(),
+        "trap not reported"
+    );
+    assert!(
+        status("spin", "CRITICAL", "timed out after 300ms").is_some(),
+        "spin not stopped"
+    );
+    assert!(
+        status("hog", "CRITICAL", "exceeded its memory limit of 16 MiB").is_some(),
+        "hog not stopped"
+    );
     assert!(status("escape", "OK", "").is_some(), "escape did not run");
 
     // Each is contained more than once: a trapped instance is rebuilt and runs again.
@@ -39,7 +61,11 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
     for check in ["trap", "spin", "hog"] {
         let failures = out
             .iter()
-            .filter(|l| l.starts_with("SERVICE_CHECK wasmon.check.status") && l.contains(&format!("check={check}")) && l.contains("CRITICAL"))
+            .filter(|l| {
+                l.starts_with("SERVICE_CHECK wasmon.check.status")
+                    && l.contains(&format!("check={check}"))
+                    && l.contains("CRITICAL")
+            })
             .count();
         assert!(failures >= 2, "{check} ran {failures} times");
     }
@@ -48,25 +74,54 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
     for name in ["passwd", "tcp", "spawn", "environ", "environ_glob"] {
         let lines = series(&out, &format!("test.escape.{name}"), &[]);
         assert!(!lines.is_empty(), "no test.escape.{name}");
-        assert!(lines.iter().all(|l| l.value == 0.0), "escape via {name} succeeded: {lines:?}");
+        assert!(
+            lines.iter().all(|l| l.value == 0.0),
+            "escape via {name} succeeded: {lines:?}"
+        );
     }
-    assert!(series(&out, "test.escape.granted_read", &[]).iter().all(|l| l.value == 1.0));
+    assert!(
+        series(&out, "test.escape.granted_read", &[])
+            .iter()
+            .all(|l| l.value == 1.0)
+    );
 
     // The healthy instance ran every second, on the second, without a gap.
-    let runs: Vec<f64> = series(&out, "test.emit.gauge", &["role=healthy", "host=test-host", "env=test"])
-        .iter()
-        .map(|l| l.timestamp)
-        .collect();
+    let runs: Vec<f64> = series(
+        &out,
+        "test.emit.gauge",
+        &["role=healthy", "host=test-host", "env=test"],
+    )
+    .iter()
+    .map(|l| l.timestamp)
+    .collect();
     assert!(runs.len() >= 6, "healthy check ran {} times", runs.len());
     for pair in runs.windows(2) {
-        assert_eq!(pair[1] - pair[0], 1.0, "gap in the healthy check's runs: {runs:?}");
+        assert_eq!(
+            pair[1] - pair[0],
+            1.0,
+            "gap in the healthy check's runs: {runs:?}"
+        );
     }
-    assert!(runs.iter().all(|t| t.fract() == 0.0), "aligned runs are on whole seconds: {runs:?}");
-    assert!(series(&out, "wasmon.check.skipped_runs", &["check=emit"]).iter().all(|l| l.value == 0.0));
+    assert!(
+        runs.iter().all(|t| t.fract() == 0.0),
+        "aligned runs are on whole seconds: {runs:?}"
+    );
+    assert!(
+        series(&out, "wasmon.check.skipped_runs", &["check=emit"])
+            .iter()
+            .all(|l| l.value == 0.0)
+    );
 
     // Each failure has a clear log line naming the instance.
     let log = agent.stderr().join("\n");
-    for needle in ["trap[0]", "spin[0]", "hog[0]", "run failed: trapped", "run failed: timed out", "run failed: exceeded its memory limit"] {
+    for needle in [
+        "trap[0]",
+        "spin[0]",
+        "hog[0]",
+        "run failed: trapped",
+        "run failed: timed out",
+        "run failed: exceeded its memory limit",
+    ] {
         assert!(log.contains(needle), "log lacks {needle:?}:\n{log}");
     }
     assert!(agent.stop(), "the agent did not stop cleanly on SIGTERM");
@@ -82,23 +137,40 @@ fn lies_are_dropped_and_counted_and_errors_follow_their_kind() {
     );
     let mut agent = layout.start_agent();
     let dropped = agent.wait_for_stdout(10 * SECOND, |l| {
-        l.starts_with("wasmon.check.invalid_samples") && l.contains("instance=0") && !l.contains(" 0 ")
+        l.starts_with("wasmon.check.invalid_samples")
+            && l.contains("instance=0")
+            && !l.contains(" 0 ")
     });
     let line = common::Line::parse(&dropped.expect("invalid samples are counted")).unwrap();
     // 5 of its own + 20 extra = 25 valid, 10 kept, 15 over the limit, 2 invalid.
     assert_eq!(line.value, 17.0);
-    assert!(agent.wait_for_stderr(5 * SECOND, |l| l.contains("invalid samples dropped") && l.contains("not a finite number")).is_some());
+    assert!(
+        agent
+            .wait_for_stderr(5 * SECOND, |l| l.contains("invalid samples dropped")
+                && l.contains("not a finite number"))
+            .is_some()
+    );
 
     // A transient error is retried every interval; a permanent one stops the instance.
     std::thread::sleep(4 * SECOND);
     let out = agent.stdout();
     let failed = |instance: &str| {
         out.iter()
-            .filter(|l| l.starts_with("SERVICE_CHECK wasmon.check.status") && l.contains(&format!("instance={instance}")) && l.contains("CRITICAL"))
+            .filter(|l| {
+                l.starts_with("SERVICE_CHECK wasmon.check.status")
+                    && l.contains(&format!("instance={instance}"))
+                    && l.contains("CRITICAL")
+            })
             .count()
     };
     assert!(failed("1") >= 3, "transient errors are retried");
     assert_eq!(failed("2"), 1, "a permanent error stops the instance");
-    assert!(agent.stderr().iter().any(|l| l.contains("emit[2]") && l.contains("stopped until its config or module changes")));
+    assert!(
+        agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("emit[2]")
+                && l.contains("stopped until its config or module changes"))
+    );
     agent.stop();
 }

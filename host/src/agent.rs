@@ -42,11 +42,23 @@ impl Agent {
                     sha256 = %&p.sha256[..12],
                     "instance started"
                 );
-                tasks.push(scheduler::spawn(p.task, sinks.sender(), cancel.child_token()));
+                tasks.push(scheduler::spawn(
+                    p.task,
+                    sinks.sender(),
+                    cancel.child_token(),
+                ));
             }
         }
-        tracing::info!(instances = tasks.len(), checks = catalog.entries.len(), "agent running");
-        Self { cancel, tasks, sinks }
+        tracing::info!(
+            instances = tasks.len(),
+            checks = catalog.entries.len(),
+            "agent running"
+        );
+        Self {
+            cancel,
+            tasks,
+            sinks,
+        }
     }
 
     /// Stops every instance (runs in progress get a grace period) and flushes the sinks.

@@ -41,7 +41,10 @@ impl Sample {
     pub fn problem(&self) -> Option<String> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= MAX_NAME_LEN
-            && self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !name_ok {
             return Some(format!(
                 "metric name {:?}: expected 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ -",
@@ -49,15 +52,28 @@ impl Sample {
             ));
         }
         if !self.value.is_finite() {
-            return Some(format!("{}: value {} is not a finite number", self.name, self.value));
+            return Some(format!(
+                "{}: value {} is not a finite number",
+                self.name, self.value
+            ));
         }
         if self.tags.len() > MAX_TAGS {
-            return Some(format!("{}: {} tags, at most {MAX_TAGS}", self.name, self.tags.len()));
+            return Some(format!(
+                "{}: {} tags, at most {MAX_TAGS}",
+                self.name,
+                self.tags.len()
+            ));
         }
         self.tags
             .iter()
             .find(|t| t.is_empty() || t.len() > MAX_TAG_LEN || t.chars().any(char::is_control))
-            .map(|t| format!("{}: tag {:?} is empty, too long or has control characters", self.name, truncate(t)))
+            .map(|t| {
+                format!(
+                    "{}: tag {:?} is empty, too long or has control characters",
+                    self.name,
+                    truncate(t)
+                )
+            })
     }
 }
 
@@ -163,13 +179,23 @@ mod tests {
         assert_eq!(sample("a.b_c-d", 1.0, &["k:v"]).problem(), None);
         assert!(sample("", 1.0, &[]).problem().is_some());
         assert!(sample("has space", 1.0, &[]).problem().is_some());
-        assert!(sample("a", f64::NAN, &[]).problem().unwrap().contains("finite"));
+        assert!(
+            sample("a", f64::NAN, &[])
+                .problem()
+                .unwrap()
+                .contains("finite")
+        );
         assert!(sample("a", f64::INFINITY, &[]).problem().is_some());
         assert!(sample("a", 1.0, &[""]).problem().is_some());
         assert!(sample("a", 1.0, &["a\nb"]).problem().is_some());
         let many: Vec<String> = (0..65).map(|i| format!("t:{i}")).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-        assert!(sample("a", 1.0, &refs).problem().unwrap().contains("65 tags"));
+        assert!(
+            sample("a", 1.0, &refs)
+                .problem()
+                .unwrap()
+                .contains("65 tags")
+        );
         assert!(sample(&"x".repeat(201), 1.0, &[]).problem().is_some());
     }
 }

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Where `cargo xtask build-checks` puts the guests.
@@ -23,7 +26,11 @@ pub fn guests_dir() -> PathBuf {
 /// A built guest, `<name>.wasm`.
 pub fn guest(name: &str) -> PathBuf {
     let path = guests_dir().join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} is missing: run `cargo xtask build-checks` first", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-checks` first",
+        path.display()
+    );
     path
 }
 
@@ -61,7 +68,11 @@ impl Layout {
 
     /// Writes `checks.d/<name>.wasm`.
     pub fn module(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.dir.path().join("checks.d").join(format!("{name}.wasm"));
+        let path = self
+            .dir
+            .path()
+            .join("checks.d")
+            .join(format!("{name}.wasm"));
         std::fs::write(&path, bytes).unwrap();
         path
     }
@@ -90,7 +101,11 @@ impl Layout {
             .expect("start wasmon");
         let stdout = collect(child.stdout.take().expect("stdout"));
         let stderr = collect(child.stderr.take().expect("stderr"));
-        Agent { child, stdout, stderr }
+        Agent {
+            child,
+            stdout,
+            stderr,
+        }
     }
 }
 
@@ -135,7 +150,10 @@ impl Agent {
 
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.
     pub fn stop(&mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -190,7 +208,12 @@ impl Line {
         }
         let timestamp = parts.next()?.parse().ok()?;
         let value = parts.next()?.parse().ok()?;
-        Some(Self { name, timestamp, value, fields: parts.map(str::to_string).collect() })
+        Some(Self {
+            name,
+            timestamp,
+            value,
+            fields: parts.map(str::to_string).collect(),
+        })
     }
 
     /// Whether it carries `key=value`.

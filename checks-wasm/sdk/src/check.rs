@@ -35,7 +35,9 @@ pub struct Runner<C: Check> {
 
 impl<C: Check> Default for Runner<C> {
     fn default() -> Self {
-        Self { check: RefCell::new(None) }
+        Self {
+            check: RefCell::new(None),
+        }
     }
 }
 
@@ -68,25 +70,25 @@ macro_rules! export_check {
         // Only a wasm build exports anything: native builds are for unit tests.
         #[cfg(target_family = "wasm")]
         const _: () = {
-        struct __WasmonCheckExport;
+            struct __WasmonCheckExport;
 
-        thread_local! {
-            static __WASMON_RUNNER: $crate::__private::Runner<$check> = Default::default();
-        }
+            thread_local! {
+                static __WASMON_RUNNER: $crate::__private::Runner<$check> = Default::default();
+            }
 
-        impl $crate::bindings::exports::wasmon::check::check::Guest for __WasmonCheckExport {
-            fn describe() -> $crate::Descriptor {
-                <$check as $crate::Check>::describe()
+            impl $crate::bindings::exports::wasmon::check::check::Guest for __WasmonCheckExport {
+                fn describe() -> $crate::Descriptor {
+                    <$check as $crate::Check>::describe()
+                }
+                fn init(init_config: String, instance: String) -> Result<(), $crate::CheckError> {
+                    __WASMON_RUNNER.with(|r| r.init(&init_config, &instance))
+                }
+                fn run(timestamp_ms: i64) -> Result<(), $crate::CheckError> {
+                    __WASMON_RUNNER.with(|r| r.run(timestamp_ms))
+                }
             }
-            fn init(init_config: String, instance: String) -> Result<(), $crate::CheckError> {
-                __WASMON_RUNNER.with(|r| r.init(&init_config, &instance))
-            }
-            fn run(timestamp_ms: i64) -> Result<(), $crate::CheckError> {
-                __WASMON_RUNNER.with(|r| r.run(timestamp_ms))
-            }
-        }
 
-        $crate::bindings::__export_world!(__WasmonCheckExport with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__WasmonCheckExport with_types_in $crate::bindings);
         };
     };
 }

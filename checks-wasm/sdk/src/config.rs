@@ -13,8 +13,14 @@ pub fn parse_config<T: DeserializeOwned>(section: &str, json: &str) -> Result<T,
     };
     let de = &mut serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
         let inner = strip_position(&e.into_inner().to_string());
+        // An unknown field's path ends with the field itself, which the message names.
+        if inner.starts_with("unknown field") {
+            path = path
+                .rsplit_once('.')
+                .map_or(".".into(), |(parent, _)| parent.to_string());
+        }
         CheckError::Config(if path == "." {
             format!("{section}: {inner}")
         } else {
@@ -64,9 +70,22 @@ mod tests {
     fn unknown_field_is_named() {
         let e = parse_config::<Inst>("instance", r#"{"port": 1, "prot": 2}"#).unwrap_err();
         let m = message(e);
-        assert!(m.starts_with("instance: "), "{m}");
-        assert!(m.contains("unknown field `prot`"), "{m}");
+        assert!(
+            m.starts_with("instance: unknown field `prot`, expected"),
+            "{m}"
+        );
         assert!(!m.contains("line 1"), "{m}");
+    }
+
+    #[test]
+    fn nested_unknown_field_names_its_parent() {
+        let e =
+            parse_config::<Inst>("instance", r#"{"port": 1, "nested": {"depht": 1}}"#).unwrap_err();
+        let m = message(e);
+        assert!(
+            m.starts_with("instance: field `nested`: unknown field `depht`"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub struct Output {
 impl Output {
     /// An empty output for a run at `timestamp_ms`.
     pub fn new(timestamp_ms: i64) -> Self {
-        Self { timestamp_ms, ..Default::default() }
+        Self {
+            timestamp_ms,
+            ..Default::default()
+        }
     }
 
     /// The run's timestamp (Unix milliseconds), the same for every sample of the run.
@@ -97,7 +100,12 @@ mod tests {
         let kinds: Vec<_> = out.samples().iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
-            [MetricKind::Gauge, MetricKind::Rate, MetricKind::Count, MetricKind::MonotonicCount]
+            [
+                MetricKind::Gauge,
+                MetricKind::Rate,
+                MetricKind::Count,
+                MetricKind::MonotonicCount
+            ]
         );
         assert_eq!(out.samples()[3].tags, ["y:2", "z"]);
         assert_eq!(out.timestamp_ms(), 1_000);

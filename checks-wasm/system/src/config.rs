@@ -31,7 +31,10 @@ impl Default for Instance {
 impl Instance {
     /// Whether a block device is reported.
     pub fn wants_device(&self, name: &str) -> bool {
-        !self.excluded_device_prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        !self
+            .excluded_device_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
     }
 
     /// Whether a network interface is reported.

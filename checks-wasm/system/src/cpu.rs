@@ -21,18 +21,48 @@ impl Times {
     fn parse(fields: &[&str]) -> Result<Self, String> {
         let mut v = [0.0; 10];
         for (slot, field) in v.iter_mut().zip(fields) {
-            *slot = field.parse().map_err(|_| format!("bad cpu field {field:?}"))?;
+            *slot = field
+                .parse()
+                .map_err(|_| format!("bad cpu field {field:?}"))?;
         }
         if fields.len() < 4 {
             return Err("cpu line has fewer than 4 fields".into());
         }
-        let [user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice] = v;
-        Ok(Self { user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice })
+        let [
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        ] = v;
+        Ok(Self {
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        })
     }
 
     /// All time spent; guest time is already inside user and nice.
     fn total(&self) -> f64 {
-        self.user + self.nice + self.system + self.idle + self.iowait + self.irq + self.softirq
+        self.user
+            + self.nice
+            + self.system
+            + self.idle
+            + self.iowait
+            + self.irq
+            + self.softirq
             + self.steal
     }
 }
@@ -90,13 +120,22 @@ fn percentages(now: &Times, before: &Times) -> Option<[(&'static str, f64); 7]> 
         ("user", pct(now.user + now.nice, before.user + before.nice)),
         (
             "system",
-            pct(now.system + now.irq + now.softirq, before.system + before.irq + before.softirq),
+            pct(
+                now.system + now.irq + now.softirq,
+                before.system + before.irq + before.softirq,
+            ),
         ),
-        ("interrupt", pct(now.irq + now.softirq, before.irq + before.softirq)),
+        (
+            "interrupt",
+            pct(now.irq + now.softirq, before.irq + before.softirq),
+        ),
         ("iowait", pct(now.iowait, before.iowait)),
         ("idle", pct(now.idle, before.idle)),
         ("stolen", pct(now.steal, before.steal)),
-        ("guest", pct(now.guest + now.guest_nice, before.guest + before.guest_nice)),
+        (
+            "guest",
+            pct(now.guest + now.guest_nice, before.guest + before.guest_nice),
+        ),
     ])
 }
 
@@ -141,7 +180,10 @@ mod tests {
         assert_eq!(s.total.guest, 4.0);
         assert_eq!(s.per_core.len(), 2);
         assert_eq!(s.cores(), 2);
-        assert_eq!((s.context_switches, s.interrupts, s.forks), (5000.0, 1000.0, 300.0));
+        assert_eq!(
+            (s.context_switches, s.interrupts, s.forks),
+            (5000.0, 1000.0, 300.0)
+        );
         assert_eq!((s.procs_running, s.procs_blocked), (2.0, 1.0));
     }
 
@@ -163,8 +205,16 @@ mod tests {
         emit(&parse(BEFORE).unwrap(), None, &mut out);
         assert!(!out.samples().iter().any(|s| s.name == "system.cpu.user"));
         let mut out = Output::new(0);
-        emit(&parse(AFTER).unwrap(), Some(&parse(BEFORE).unwrap()), &mut out);
-        let cores = out.samples().iter().filter(|s| s.name == "system.core.idle").count();
+        emit(
+            &parse(AFTER).unwrap(),
+            Some(&parse(BEFORE).unwrap()),
+            &mut out,
+        );
+        let cores = out
+            .samples()
+            .iter()
+            .filter(|s| s.name == "system.core.idle")
+            .count();
         assert_eq!(cores, 2);
     }
 

@@ -92,7 +92,11 @@ fn emit_latencies(now: &DiskStat, before: &DiskStat, tags: &[&str], out: &mut Ou
     let sectors =
         d(now.sectors_read, before.sectors_read) + d(now.sectors_written, before.sectors_written);
     out.gauge("system.io.avg_rq_sz", per(sectors, ios), tags);
-    out.gauge("system.io.svctm", per(d(now.ms_doing_io, before.ms_doing_io), ios), tags);
+    out.gauge(
+        "system.io.svctm",
+        per(d(now.ms_doing_io, before.ms_doing_io), ios),
+        tags,
+    );
 }
 
 #[cfg(test)]
@@ -121,7 +125,13 @@ mod tests {
     fn latencies_from_deltas_and_loop_devices_skipped() {
         let (before, after) = (parse(BEFORE), parse(AFTER));
         let mut out = Output::new(0);
-        emit(&after, Some((&before, 0)), 1000, &crate::Instance::default(), &mut out);
+        emit(
+            &after,
+            Some((&before, 0)),
+            1000,
+            &crate::Instance::default(),
+            &mut out,
+        );
         assert!(out.samples().iter().all(|s| s.tags == ["device:vda"]));
         // 40 I/Os took 10 + 90 ms.
         assert_eq!(value(&out, "system.io.await"), 2.5);

@@ -12,9 +12,16 @@ pub struct FileHandles {
 
 /// Parses /proc/sys/fs/file-nr.
 pub fn parse(text: &str) -> Result<FileHandles, String> {
-    let v: Vec<f64> = text.split_ascii_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let v: Vec<f64> = text
+        .split_ascii_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
     match v[..] {
-        [allocated, unused, max] => Ok(FileHandles { allocated, unused, max }),
+        [allocated, unused, max] => Ok(FileHandles {
+            allocated,
+            unused,
+            max,
+        }),
         _ => Err(format!("expected three numbers, got {text:?}")),
     }
 }
@@ -38,7 +45,14 @@ mod tests {
     #[test]
     fn parses_three_numbers() {
         let h = parse("96\t0\t2466174\n").unwrap();
-        assert_eq!(h, FileHandles { allocated: 96.0, unused: 0.0, max: 2466174.0 });
+        assert_eq!(
+            h,
+            FileHandles {
+                allocated: 96.0,
+                unused: 0.0,
+                max: 2466174.0
+            }
+        );
         assert!(parse("1 2").is_err());
     }
 }

@@ -24,7 +24,9 @@ pub fn real_mounts(mounts: &str, filesystems: &str) -> Vec<Mount> {
     let mut found: Vec<Mount> = Vec::new();
     for line in mounts.lines() {
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        let [device, mount_point, fs_type, ..] = f[..] else { continue };
+        let [device, mount_point, fs_type, ..] = f[..] else {
+            continue;
+        };
         if !real_types.contains(&fs_type) {
             continue;
         }
@@ -32,7 +34,11 @@ pub fn real_mounts(mounts: &str, filesystems: &str) -> Vec<Mount> {
         if found.iter().any(|m| m.mount_point == mount_point) {
             continue;
         }
-        found.push(Mount { device: device.into(), mount_point, fs_type: fs_type.into() });
+        found.push(Mount {
+            device: device.into(),
+            mount_point,
+            fs_type: fs_type.into(),
+        });
     }
     found
 }
@@ -44,7 +50,9 @@ fn unescape(field: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            std::str::from_utf8(d).ok().and_then(|s| u8::from_str_radix(s, 8).ok())
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 8).ok())
         });
         match (bytes[i], octal) {
             (b'\\', Some(c)) => {
@@ -62,7 +70,10 @@ fn unescape(field: &str) -> String {
 
 /// Emits `system.disk.*` (KiB, as Datadog) and `system.fs.inodes.*` per mount.
 pub fn emit(mounts: &[Mount], config: &crate::Instance, out: &mut Output) {
-    for mount in mounts.iter().filter(|m| config.wants_mount_point(&m.mount_point)) {
+    for mount in mounts
+        .iter()
+        .filter(|m| config.wants_mount_point(&m.mount_point))
+    {
         let usage = match fs_usage::stat(&mount.mount_point) {
             Ok(u) => u,
             Err(e) => {
@@ -94,7 +105,11 @@ fn emit_usage(mount: &Mount, u: &fs_usage::Usage, out: &mut Output) {
     out.gauge("system.fs.inodes.used", inodes_used as f64, &tags);
     out.gauge("system.fs.inodes.free", u.free_inodes as f64, &tags);
     if u.total_inodes > 0 {
-        out.gauge("system.fs.inodes.in_use", inodes_used as f64 / u.total_inodes as f64, &tags);
+        out.gauge(
+            "system.fs.inodes.in_use",
+            inodes_used as f64 / u.total_inodes as f64,
+            &tags,
+        );
     }
 }
 
@@ -116,7 +131,11 @@ mod tests {
 
     #[test]
     fn usage_in_kib_and_fractions() {
-        let mount = Mount { device: "/dev/vda".into(), mount_point: "/".into(), fs_type: "ext4".into() };
+        let mount = Mount {
+            device: "/dev/vda".into(),
+            mount_point: "/".into(),
+            fs_type: "ext4".into(),
+        };
         let u = fs_usage::Usage {
             total_bytes: 4096 * 100,
             free_bytes: 4096 * 40,

@@ -43,7 +43,11 @@ impl Check for System {
     }
 
     fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
-        Ok(Self { config, previous: None, runs: 0 })
+        Ok(Self {
+            config,
+            previous: None,
+            runs: 0,
+        })
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {

@@ -20,7 +20,11 @@ pub fn parse(text: &str) -> Result<Load, String> {
 pub fn emit(load: &Load, cores: usize, out: &mut Output) {
     for (window, value) in ["1", "5", "15"].iter().zip(load.0) {
         out.gauge(&format!("system.load.{window}"), value, &[]);
-        out.gauge(&format!("system.load.norm.{window}"), value / cores.max(1) as f64, &[]);
+        out.gauge(
+            &format!("system.load.norm.{window}"),
+            value / cores.max(1) as f64,
+            &[],
+        );
     }
 }
 
@@ -34,7 +38,11 @@ mod tests {
         assert_eq!(load, Load([0.5, 1.0, 2.0]));
         let mut out = Output::new(0);
         emit(&load, 2, &mut out);
-        let norm5 = out.samples().iter().find(|s| s.name == "system.load.norm.5").unwrap();
+        let norm5 = out
+            .samples()
+            .iter()
+            .find(|s| s.name == "system.load.norm.5")
+            .unwrap();
         assert_eq!(norm5.value, 0.5);
         assert!(parse("0.5 x").is_err());
     }

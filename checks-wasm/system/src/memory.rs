@@ -92,8 +92,15 @@ mod tests {
     #[test]
     fn estimates_usable_without_memavailable() {
         let mut out = Output::new(0);
-        emit(&parse("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n"), &mut out);
+        emit(
+            &parse("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n"),
+            &mut out,
+        );
         assert_eq!(value(&out, "system.mem.usable"), 400.0 / 1024.0);
-        assert!(!out.samples().iter().any(|s| s.name == "system.swap.pct_free"));
+        assert!(
+            !out.samples()
+                .iter()
+                .any(|s| s.name == "system.swap.pct_free")
+        );
     }
 }

@@ -17,7 +17,10 @@ pub fn parse(text: &str) -> Vec<Interface> {
     text.lines()
         .filter_map(|line| {
             let (name, rest) = line.split_once(':')?;
-            let v: Vec<f64> = rest.split_ascii_whitespace().filter_map(|f| f.parse().ok()).collect();
+            let v: Vec<f64> = rest
+                .split_ascii_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect();
             if v.len() < 12 {
                 return None;
             }
@@ -44,7 +47,10 @@ pub fn emit(interfaces: &[Interface], config: &crate::Instance, out: &mut Output
         "system.net.packets_out.error",
         "system.net.packets_out.drop",
     ];
-    for iface in interfaces.iter().filter(|i| config.wants_interface(&i.name)) {
+    for iface in interfaces
+        .iter()
+        .filter(|i| config.wants_interface(&i.name))
+    {
         let tag = format!("device:{}", iface.name);
         for (names, values) in [(RX, iface.rx), (TX, iface.tx)] {
             for (name, value) in names.iter().zip(values) {
@@ -74,7 +80,10 @@ mod tests {
 
     #[test]
     fn excluded_interfaces_are_skipped() {
-        let config = crate::Instance { excluded_interfaces: vec!["lo".into()], ..Default::default() };
+        let config = crate::Instance {
+            excluded_interfaces: vec!["lo".into()],
+            ..Default::default()
+        };
         let mut out = Output::new(0);
         emit(&parse(NET_DEV), &config, &mut out);
         assert_eq!(out.samples().len(), 8);

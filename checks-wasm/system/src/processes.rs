@@ -49,7 +49,11 @@ fn state_of(stat: &[u8]) -> Option<&'static str> {
 pub fn emit(counts: &BTreeMap<&'static str, u32>, out: &mut Output) {
     let mut total = 0;
     for (state, n) in counts {
-        out.gauge("system.processes.count", f64::from(*n), &[&format!("state:{state}")]);
+        out.gauge(
+            "system.processes.count",
+            f64::from(*n),
+            &[&format!("state:{state}")],
+        );
         total += n;
     }
     out.gauge("system.processes.total", f64::from(total), &[]);

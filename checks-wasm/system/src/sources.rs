@@ -42,9 +42,18 @@ impl Snapshot {
                     .map_err(|e| CheckError::Transient(format!("{path}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let [stat, loadavg, meminfo, uptime, file_nr, net_dev, diskstats, mounts, fs_types] =
-            <[String; 9]>::try_from(texts)
-                .map_err(|_| CheckError::Permanent("host answered the wrong number of files".into()))?;
+        let [
+            stat,
+            loadavg,
+            meminfo,
+            uptime,
+            file_nr,
+            net_dev,
+            diskstats,
+            mounts,
+            fs_types,
+        ] = <[String; 9]>::try_from(texts)
+            .map_err(|_| CheckError::Permanent("host answered the wrong number of files".into()))?;
         let parse_err = |path: &str, e: String| CheckError::Transient(format!("{path}: {e}"));
         Ok(Self {
             timestamp_ms,

@@ -41,10 +41,17 @@ impl Counters {
     /// Records `sample` (tags sorted) and returns its change since the previous run: `None` on
     /// the first sight and when the counter went backwards.
     pub fn delta(&mut self, sample: &Sample, timestamp_ms: i64) -> Option<Delta> {
-        let now = Last { value: sample.value, timestamp_ms, run: self.run };
+        let now = Last {
+            value: sample.value,
+            timestamp_ms,
+            run: self.run,
+        };
         let before = self.last.insert(key(sample), now)?;
         let increase = sample.value - before.value;
-        (increase >= 0.0).then_some(Delta { increase, elapsed_ms: timestamp_ms - before.timestamp_ms })
+        (increase >= 0.0).then_some(Delta {
+            increase,
+            elapsed_ms: timestamp_ms - before.timestamp_ms,
+        })
     }
 
     /// Ends a run, forgetting counters not seen for a while (series that went away).
@@ -86,7 +93,12 @@ mod tests {
     #[test]
     fn vanished_series_are_forgotten() {
         let mut c = Counters::default();
-        let s = |name: &str| Sample { name: name.into(), kind: MetricKind::Rate, value: 1.0, tags: vec![] };
+        let s = |name: &str| Sample {
+            name: name.into(),
+            kind: MetricKind::Rate,
+            value: 1.0,
+            tags: vec![],
+        };
         c.delta(&s("gone"), 0);
         for run in 1..=25 {
             c.delta(&s("kept"), run * 1000);

@@ -17,7 +17,10 @@ pub struct Aggregator {
 impl Aggregator {
     /// An aggregator adding `tags` (host, global and instance tags) to every series.
     pub fn new(tags: Vec<String>) -> Self {
-        Self { tags, counters: Counters::default() }
+        Self {
+            tags,
+            counters: Counters::default(),
+        }
     }
 
     /// The tags added to everything this instance sends.
@@ -73,7 +76,10 @@ impl Aggregator {
     ) -> Payload {
         Payload {
             series: self.series(timestamp_ms, samples),
-            service_checks: service_checks.into_iter().map(|c| self.service_check(c)).collect(),
+            service_checks: service_checks
+                .into_iter()
+                .map(|c| self.service_check(c))
+                .collect(),
         }
     }
 
@@ -90,7 +96,12 @@ mod tests {
     use super::*;
 
     fn s(name: &str, kind: MetricKind, value: f64, tags: &[&str]) -> Sample {
-        Sample { name: name.into(), kind, value, tags: tags.iter().map(|t| t.to_string()).collect() }
+        Sample {
+            name: name.into(),
+            kind,
+            value,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
     }
 
     fn agg() -> Aggregator {
@@ -100,13 +111,19 @@ mod tests {
     #[test]
     fn gauges_and_counts_pass_through_with_all_tags() {
         let mut a = agg();
-        let out = a.series(1000, vec![
-            s("g", MetricKind::Gauge, 1.5, &["z:1", "a:2"]),
-            s("c", MetricKind::Count, 3.0, &[]),
-        ]);
+        let out = a.series(
+            1000,
+            vec![
+                s("g", MetricKind::Gauge, 1.5, &["z:1", "a:2"]),
+                s("c", MetricKind::Count, 3.0, &[]),
+            ],
+        );
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].tags, ["a:2", "env:test", "host:h1", "z:1"]);
-        assert_eq!((out[0].kind, out[0].value, out[0].timestamp_ms), (SeriesKind::Gauge, 1.5, 1000));
+        assert_eq!(
+            (out[0].kind, out[0].value, out[0].timestamp_ms),
+            (SeriesKind::Gauge, 1.5, 1000)
+        );
         assert_eq!((out[1].kind, out[1].value), (SeriesKind::Count, 3.0));
     }
 
@@ -119,7 +136,11 @@ mod tests {
         assert_eq!(out[0].value, 25.0);
         assert_eq!(out[0].kind, SeriesKind::Rate);
         assert!(a.series(14_000, r(20.0)).is_empty(), "a reset is dropped");
-        assert_eq!(a.series(15_000, r(30.0))[0].value, 10.0, "the reset value is the new base");
+        assert_eq!(
+            a.series(15_000, r(30.0))[0].value,
+            10.0,
+            "the reset value is the new base"
+        );
     }
 
     #[test]
@@ -136,8 +157,20 @@ mod tests {
     #[test]
     fn series_are_keyed_by_name_and_tags() {
         let mut a = agg();
-        a.series(1_000, vec![s("r", MetricKind::Rate, 1.0, &["d:a"]), s("r", MetricKind::Rate, 100.0, &["d:b"])]);
-        let out = a.series(2_000, vec![s("r", MetricKind::Rate, 3.0, &["d:a"]), s("r", MetricKind::Rate, 101.0, &["d:b"])]);
+        a.series(
+            1_000,
+            vec![
+                s("r", MetricKind::Rate, 1.0, &["d:a"]),
+                s("r", MetricKind::Rate, 100.0, &["d:b"]),
+            ],
+        );
+        let out = a.series(
+            2_000,
+            vec![
+                s("r", MetricKind::Rate, 3.0, &["d:a"]),
+                s("r", MetricKind::Rate, 101.0, &["d:b"]),
+            ],
+        );
         let values: Vec<f64> = out.iter().map(|s| s.value).collect();
         assert_eq!(values, [2.0, 1.0]);
     }

@@ -9,7 +9,12 @@ impl wit::types::Host for HostState {}
 impl wit::emit::Host for HostState {
     fn submit_samples(&mut self, batch: Vec<wit::types::Sample>) {
         for s in batch {
-            let sample = Sample { name: s.name, kind: kind(s.kind), value: s.value, tags: s.tags };
+            let sample = Sample {
+                name: s.name,
+                kind: kind(s.kind),
+                value: s.value,
+                tags: s.tags,
+            };
             let out = &mut self.output;
             if let Some(problem) = sample.problem() {
                 out.rejected += 1;

@@ -30,17 +30,26 @@ impl HostState {
 
 impl wit::files::Host for HostState {
     fn read(&mut self, paths: Vec<String>) -> Vec<Result<Vec<u8>, String>> {
-        paths.iter().map(|p| self.read_granted(p, MAX_FILE_BYTES)).collect()
+        paths
+            .iter()
+            .map(|p| self.read_granted(p, MAX_FILE_BYTES))
+            .collect()
     }
 
-    fn read_matching(&mut self, pattern: String, max_bytes: u32) -> Result<Vec<MatchedFile>, String> {
+    fn read_matching(
+        &mut self,
+        pattern: String,
+        max_bytes: u32,
+    ) -> Result<Vec<MatchedFile>, String> {
         let caps = &self.capabilities;
         let host_pattern = grants_host_path(&pattern, &caps.proc_root, &caps.sys_root);
         let host_pattern = host_pattern.to_str().ok_or("pattern is not UTF-8")?;
         let entries = glob::glob(host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
         let mut found = Vec::new();
         for host_path in entries.flatten().take(MAX_MATCHES) {
-            let Some(path) = guest_path(&host_path, caps) else { continue };
+            let Some(path) = guest_path(&host_path, caps) else {
+                continue;
+            };
             // Not granted, or gone since the directory was listed: skipped.
             if let Ok(content) = self.read_granted(&path, u64::from(max_bytes)) {
                 found.push(MatchedFile { path, content });

@@ -8,7 +8,8 @@ impl wit::fs_usage::Host for HostState {
         if !self.capabilities.grants.fs_usage {
             return Err("filesystem usage is not granted to this instance".into());
         }
-        let st = rustix::fs::statvfs(mount_point.as_str()).map_err(|e| format!("{mount_point}: {e}"))?;
+        let st =
+            rustix::fs::statvfs(mount_point.as_str()).map_err(|e| format!("{mount_point}: {e}"))?;
         let block = st.f_frsize;
         Ok(Usage {
             total_bytes: st.f_blocks.saturating_mul(block),

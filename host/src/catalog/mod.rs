@@ -31,7 +31,9 @@ pub struct Catalog {
 pub fn config_files(conf_d: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(conf_d)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     files.sort();
     Ok(files)
@@ -45,7 +47,10 @@ impl Catalog {
         let files = match config_files(&config.conf_d) {
             Ok(files) => files,
             Err(e) => {
-                catalog.problems.push(format!("{}: cannot list check configs: {e}", config.conf_d.display()));
+                catalog.problems.push(format!(
+                    "{}: cannot list check configs: {e}",
+                    config.conf_d.display()
+                ));
                 return catalog;
             }
         };
@@ -53,7 +58,9 @@ impl Catalog {
             let file = match CheckFile::load(&path) {
                 Ok(file) => file,
                 Err(errors) => {
-                    catalog.problems.extend(errors.0.iter().map(ToString::to_string));
+                    catalog
+                        .problems
+                        .extend(errors.0.iter().map(ToString::to_string));
                     continue;
                 }
             };
@@ -70,9 +77,17 @@ impl Catalog {
 }
 
 /// Finds and compiles the module a config names.
-async fn load_module(config: &AgentConfig, runtime: &Runtime, file: &CheckFile) -> Result<CheckModule, String> {
+async fn load_module(
+    config: &AgentConfig,
+    runtime: &Runtime,
+    file: &CheckFile,
+) -> Result<CheckModule, String> {
     let Some(path) = config.find_module(&file.check) else {
-        let searched: Vec<String> = config.checks_d.iter().map(|d| d.display().to_string()).collect();
+        let searched: Vec<String> = config
+            .checks_d
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
         return Err(format!(
             "{}: no module `{}.wasm` in checks_d (searched {})",
             file.path.display(),

@@ -28,7 +28,11 @@ pub struct Prepared {
 
 /// Instantiates every instance of a check; each failure becomes a problem naming the file,
 /// the instance and, where it can be found, the line.
-pub async fn prepare(config: &AgentConfig, runtime: &Runtime, entry: &Entry) -> (Vec<Prepared>, Vec<String>) {
+pub async fn prepare(
+    config: &AgentConfig,
+    runtime: &Runtime,
+    entry: &Entry,
+) -> (Vec<Prepared>, Vec<String>) {
     let mut ready = Vec::new();
     let mut problems = Vec::new();
     for instance in &entry.file.instances {
@@ -48,7 +52,10 @@ async fn prepare_one(
 ) -> Result<Prepared, InstanceError> {
     let file = &entry.file;
     let label: Arc<str> = format!("{}[{}]", file.check, instance.index).into();
-    let start_timeout = instance.timeout.or(instance.interval).unwrap_or(FALLBACK_INTERVAL);
+    let start_timeout = instance
+        .timeout
+        .or(instance.interval)
+        .unwrap_or(FALLBACK_INTERVAL);
     let limits = &instance.limits;
     let spec = InstanceSpec {
         label,
@@ -57,7 +64,9 @@ async fn prepare_one(
             proc_root: config.proc_root.clone(),
             sys_root: config.sys_root.clone(),
         }),
-        memory_bytes: limits.memory_mib.unwrap_or(config.defaults.memory_mib) as usize * 1024 * 1024,
+        memory_bytes: limits.memory_mib.unwrap_or(config.defaults.memory_mib) as usize
+            * 1024
+            * 1024,
         max_samples: limits.max_samples.unwrap_or(config.defaults.max_samples) as usize,
         init_config: file.init_config.to_string(),
         instance_config: instance.check_config.to_string(),
@@ -86,9 +95,14 @@ async fn prepare_one(
         task: InstanceTask {
             instance: checked,
             schedule,
-            timeout: instance.timeout.unwrap_or_else(|| AgentConfig::default_timeout(interval)),
+            timeout: instance
+                .timeout
+                .unwrap_or_else(|| AgentConfig::default_timeout(interval)),
             aggregator: Aggregator::new(tags),
-            identity: vec![format!("check:{}", file.check), format!("instance:{}", instance.index)],
+            identity: vec![
+                format!("check:{}", file.check),
+                format!("instance:{}", instance.index),
+            ],
         },
         grants: instance.grants.describe(),
         sha256: entry.module.sha256.clone(),
@@ -98,26 +112,47 @@ async fn prepare_one(
 /// `conf.d/x.yaml:7: instances[0]: the check refused its config: ...`
 fn describe_error(file: &CheckFile, index: usize, error: &InstanceError) -> String {
     let message = error.to_string();
-    let line = field_named_in(&message).and_then(|f| file.line_of(f));
+    let line =
+        field_named_in(&message).and_then(|f| file.line_of(&format!("instances[{index}].{f}")));
     match line {
-        Some(line) => format!("{}:{line}: instances[{index}]: {message}", file.path.display()),
+        Some(line) => format!(
+            "{}:{line}: instances[{index}]: {message}",
+            file.path.display()
+        ),
         None => format!("{}: instances[{index}]: {message}", file.path.display()),
     }
 }
 
-/// The last segment of the first field named in backticks after "field ".
-fn field_named_in(message: &str) -> Option<&str> {
-    let start = message.find("field `")? + "field `".len();
-    let name = &message[start..start + message[start..].find('`')?];
-    name.rsplit('.').next()
+/// The field a check's error names: `field `a.b`: ...` or `unknown field `x``, or both.
+fn field_named_in(message: &str) -> Option<String> {
+    let quoted = |after: &str| {
+        let start = message.find(after)? + after.len();
+        Some(message[start..start + message[start..].find('`')?].to_string())
+    };
+    match (quoted(": field `"), quoted("unknown field `")) {
+        (Some(parent), Some(unknown)) => Some(format!("{parent}.{unknown}")),
+        (Some(field), None) | (None, Some(field)) => Some(field),
+        (None, None) => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn field_names_are_found_in_check_errors() {
-        assert_eq!(super::field_named_in("instance: unknown field `prot`, expected"), Some("prot"));
-        assert_eq!(super::field_named_in("instance: field `a.b`: invalid type"), Some("b"));
-        assert_eq!(super::field_named_in("nothing"), None);
+        let named = |m| super::field_named_in(m);
+        assert_eq!(
+            named("instance: unknown field `prot`, expected").as_deref(),
+            Some("prot")
+        );
+        assert_eq!(
+            named("instance: field `a.b`: invalid type").as_deref(),
+            Some("a.b")
+        );
+        assert_eq!(
+            named("instance: field `a`: unknown field `c`").as_deref(),
+            Some("a.c")
+        );
+        assert_eq!(named("nothing"), None);
     }
 }

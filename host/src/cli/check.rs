@@ -52,7 +52,10 @@ pub async fn check(
     let mut problems = catalog.problems.clone();
     let Some(entry) = catalog.entries.first() else {
         if problems.is_empty() {
-            problems.push(format!("no config `{name}.yaml` in {}", config.conf_d.display()));
+            problems.push(format!(
+                "no config `{name}.yaml` in {}",
+                config.conf_d.display()
+            ));
         }
         anyhow::bail!("{}", problems.join("\n"));
     };
@@ -61,7 +64,10 @@ pub async fn check(
     prepared.retain(|p| only.is_none_or(|i| p.index == i));
     if prepared.is_empty() {
         if problems.is_empty() {
-            problems.push(format!("{name} has no instance {}", only.unwrap_or_default()));
+            problems.push(format!(
+                "{name} has no instance {}",
+                only.unwrap_or_default()
+            ));
         }
         anyhow::bail!("{}", problems.join("\n"));
     }
@@ -87,7 +93,11 @@ pub async fn check(
     } else {
         print_tables(&payloads, times);
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {
@@ -121,20 +131,37 @@ fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {
 
 fn print_tables(payloads: &[Payload], times: u32) {
     let mut series = Table::new();
-    series.load_preset(UTF8_FULL_CONDENSED).set_header(["NAME", "KIND", "VALUE", "TAGS"]);
+    series
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["NAME", "KIND", "VALUE", "TAGS"]);
     for s in payloads.iter().flat_map(|p| &p.series) {
         let kind = match s.kind {
             SeriesKind::Gauge => "gauge",
             SeriesKind::Count => "count",
             SeriesKind::Rate => "rate",
         };
-        series.add_row([s.name.clone(), kind.into(), s.value.to_string(), s.tags.join(" ")]);
+        series.add_row([
+            s.name.clone(),
+            kind.into(),
+            s.value.to_string(),
+            s.tags.join(" "),
+        ]);
     }
     println!("{series}");
     let mut checks = Table::new();
-    checks.load_preset(UTF8_FULL_CONDENSED).set_header(["SERVICE CHECK", "STATUS", "MESSAGE", "TAGS"]);
+    checks.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "SERVICE CHECK",
+        "STATUS",
+        "MESSAGE",
+        "TAGS",
+    ]);
     for c in payloads.iter().flat_map(|p| &p.service_checks) {
-        checks.add_row([c.name.clone(), c.status.as_str().into(), c.message.clone(), c.tags.join(" ")]);
+        checks.add_row([
+            c.name.clone(),
+            c.status.as_str().into(),
+            c.message.clone(),
+            c.tags.join(" "),
+        ]);
     }
     println!("{checks}");
     if times == 1 {

@@ -10,7 +10,11 @@ use crate::runtime::Runtime;
 pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new()?;
     println!("conf.d:   {}", config.conf_d.display());
-    let dirs: Vec<String> = config.checks_d.iter().map(|d| d.display().to_string()).collect();
+    let dirs: Vec<String> = config
+        .checks_d
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
     println!("checks.d: {}", dirs.join(", "));
     let catalog = Catalog::load(config, &runtime, None).await;
     let mut problems = catalog.problems.clone();
@@ -27,7 +31,11 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
         println!("  imports: {}", m.capability_imports().join(", "));
         let (ready, instance_problems) = prepare(config, &runtime, entry).await;
         for p in &ready {
-            let grants = if p.grants.is_empty() { "nothing".to_string() } else { p.grants.join(", ") };
+            let grants = if p.grants.is_empty() {
+                "nothing".to_string()
+            } else {
+                p.grants.join(", ")
+            };
             println!(
                 "  [{}] OK: every {:?}, timeout {:?}; granted: {grants}",
                 p.index,

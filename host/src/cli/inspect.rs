@@ -9,7 +9,9 @@ use crate::runtime::{Runtime, WIT_PACKAGE, describe};
 /// Prints the component's identity, world, imports, exports and `describe`.
 pub async fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new()?;
-    let module = load_module_file(&runtime, path.to_path_buf()).await.map_err(anyhow::Error::msg)?;
+    let module = load_module_file(&runtime, path.to_path_buf())
+        .await
+        .map_err(anyhow::Error::msg)?;
     println!("file:     {}", module.path.display());
     println!("size:     {} bytes", module.size);
     println!("sha256:   {}", module.sha256);

@@ -5,6 +5,7 @@ mod configcheck;
 mod inspect;
 mod run;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,7 +72,10 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -98,9 +102,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     })?;
     match cli.command {
         Command::Run { dry_run } => run::run(&config, dry_run).await,
-        Command::Check { name, instance, times, json } => {
-            check::check(&config, &name, instance, times, json).await
-        }
+        Command::Check {
+            name,
+            instance,
+            times,
+            json,
+        } => check::check(&config, &name, instance, times, json).await,
         Command::Configcheck => configcheck::configcheck(&config).await,
         Command::Inspect { .. } => unreachable!("handled above"),
     }
@@ -110,5 +117,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }

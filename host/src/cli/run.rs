@@ -12,7 +12,11 @@ use crate::sinks::Sinks;
 
 /// Runs until SIGTERM or SIGINT, then stops cleanly.
 pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let sinks = if dry_run { vec![SinkConfig::Console {}] } else { config.sinks.clone() };
+    let sinks = if dry_run {
+        vec![SinkConfig::Console {}]
+    } else {
+        config.sinks.clone()
+    };
     if sinks.is_empty() {
         tracing::warn!("no sinks configured: series are dropped (use --dry-run to print them)");
     }

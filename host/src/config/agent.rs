@@ -61,7 +61,11 @@ pub struct InstanceDefaults {
 
 impl Default for InstanceDefaults {
     fn default() -> Self {
-        Self { memory_mib: 64, max_samples: 10_000, jitter: true }
+        Self {
+            memory_mib: 64,
+            max_samples: 10_000,
+            jitter: true,
+        }
     }
 }
 
@@ -90,10 +94,11 @@ pub const DEFAULT_CONFIG: &str = "wasmon.yaml";
 impl AgentConfig {
     /// Loads the config file (if any) and applies the overrides.
     pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
-        let file = overrides
-            .config
-            .clone()
-            .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| DEFAULT_CONFIG.into()));
+        let file = overrides.config.clone().or_else(|| {
+            Path::new(DEFAULT_CONFIG)
+                .is_file()
+                .then(|| DEFAULT_CONFIG.into())
+        });
         let mut config = match &file {
             Some(path) => Self::read(path)?,
             None => Self::default(),
@@ -117,8 +122,12 @@ impl AgentConfig {
             yaml::parse(path, &text)?
         };
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.conf_d, &mut config.data_dir, &mut config.proc_root, &mut config.sys_root]
-        {
+        for p in [
+            &mut config.conf_d,
+            &mut config.data_dir,
+            &mut config.proc_root,
+            &mut config.sys_root,
+        ] {
             *p = base.join(&*p);
         }
         for p in &mut config.checks_d {
@@ -131,14 +140,20 @@ impl AgentConfig {
     pub fn hostname(&self) -> String {
         match &self.hostname {
             Some(h) => h.clone(),
-            None => rustix::system::uname().nodename().to_string_lossy().into_owned(),
+            None => rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned(),
         }
     }
 
     /// Where `<check>.wasm` is, the first folder of `checks_d` that has it.
     pub fn find_module(&self, check: &str) -> Option<PathBuf> {
         let file = format!("{check}.wasm");
-        self.checks_d.iter().map(|d| d.join(&file)).find(|p| p.is_file())
+        self.checks_d
+            .iter()
+            .map(|d| d.join(&file))
+            .find(|p| p.is_file())
     }
 
     /// The default run timeout for an interval: the interval itself.
@@ -160,7 +175,10 @@ mod tests {
     #[test]
     fn relative_paths_follow_the_file() {
         let dir = tempdir();
-        let path = write(&dir, "conf_d: my.d\nchecks_d: [a, /abs]\ntags: [env:test]\n");
+        let path = write(
+            &dir,
+            "conf_d: my.d\nchecks_d: [a, /abs]\ntags: [env:test]\n",
+        );
         let c = AgentConfig::read(&path).unwrap();
         assert_eq!(c.conf_d, dir.join("my.d"));
         assert_eq!(c.checks_d, [dir.join("a"), PathBuf::from("/abs")]);
@@ -175,9 +193,10 @@ mod tests {
         let e = AgentConfig::read(&path).unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("unknown field `confd`"), "{e}");
+        assert_eq!(e.field, None);
         let path = write(&dir, "sinks:\n  - type: kafka\n");
         let e = AgentConfig::read(&path).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("sinks[0]"), "{e}");
+        assert_eq!(e.field.as_deref(), Some("sinks[0].type"), "{e}");
         assert!(e.message.contains("unknown variant `kafka`"), "{e}");
     }
 

@@ -16,8 +16,14 @@ use super::grants::GrantsConfig;
 use super::{ConfigError, Grants, yaml};
 
 /// Keys of an instance that belong to the host, never passed to the check.
-pub const HOST_KEYS: [&str; 6] =
-    ["min_collection_interval", "timeout", "align", "tags", "limits", "grants"];
+pub const HOST_KEYS: [&str; 6] = [
+    "min_collection_interval",
+    "timeout",
+    "align",
+    "tags",
+    "limits",
+    "grants",
+];
 
 /// The host's keys of one instance, as written.
 #[derive(Debug, Deserialize)]
@@ -107,8 +113,9 @@ pub struct CheckFile {
 impl CheckFile {
     /// Reads and validates a check config, reporting every problem found.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))])
+        })?;
         Self::parse(path, text)
     }
 
@@ -128,17 +135,21 @@ impl CheckFile {
         }
         let mut errors = Vec::new();
         let mut instances = Vec::new();
-        for (index, (host, mut own)) in hosts.instances.into_iter().zip(checks.instances).enumerate()
+        for (index, (host, mut own)) in hosts
+            .instances
+            .into_iter()
+            .zip(checks.instances)
+            .enumerate()
         {
             for key in HOST_KEYS {
                 own.remove(key);
             }
             let mut fail = |field: &str, message: String| {
-                let key = field.split(['.', '[']).next().unwrap_or(field);
+                let field = format!("instances[{index}].{field}");
                 errors.push(ConfigError::field(
                     path,
-                    yaml::find_key_line(&text, key, 1),
-                    format!("instances[{index}].{field}"),
+                    yaml::locate(&text, &field),
+                    field,
                     message,
                 ));
             };
@@ -146,10 +157,16 @@ impl CheckFile {
                 .map_err(|m| fail("min_collection_interval", m))
                 .ok()
                 .flatten();
-            let timeout = seconds(host.timeout).map_err(|m| fail("timeout", m)).ok().flatten();
+            let timeout = seconds(host.timeout)
+                .map_err(|m| fail("timeout", m))
+                .ok()
+                .flatten();
             for (i, tag) in host.tags.iter().enumerate() {
                 if tag.is_empty() || tag.chars().any(char::is_whitespace) {
-                    fail(&format!("tags[{i}]"), format!("{tag:?}: expected `key:value` without spaces"));
+                    fail(
+                        &format!("tags[{i}]"),
+                        format!("{tag:?}: expected `key:value` without spaces"),
+                    );
                 }
             }
             let grants = Grants::parse(&host.grants).unwrap_or_else(|problems| {
@@ -172,31 +189,45 @@ impl CheckFile {
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        Ok(Self { path: path.to_path_buf(), check, text, init_config: checks.init_config, instances })
+        Ok(Self {
+            path: path.to_path_buf(),
+            check,
+            text,
+            init_config: checks.init_config,
+            instances,
+        })
     }
 
-    /// The line of `field` in this file, searched from the top.
+    /// The line of a dotted field path (`instances[0].port`) in this file.
     pub fn line_of(&self, field: &str) -> Option<usize> {
-        yaml::find_key_line(&self.text, field, 1)
+        yaml::locate(&self.text, field)
     }
 }
 
 /// `conf.d/mysql.yaml` configures the check `mysql`.
 fn check_name(path: &Path) -> Result<String, ConfigError> {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     let valid = !stem.is_empty()
-        && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if valid {
         Ok(stem.to_string())
     } else {
-        Err(ConfigError::file(path, "a check name is letters, digits, `_` and `-`"))
+        Err(ConfigError::file(
+            path,
+            "a check name is letters, digits, `_` and `-`",
+        ))
     }
 }
 
 fn seconds(value: Option<f64>) -> Result<Option<Duration>, String> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.01 && v <= 86_400.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) if (0.01..=86_400.0).contains(&v) => Ok(Some(Duration::from_secs_f64(v))),
         Some(v) => Err(format!("{v}: expected seconds between 0.01 and 86400")),
     }
 }
@@ -234,9 +265,21 @@ mod tests {
         .unwrap_err();
         let text = e.to_string();
         assert_eq!(e.0.len(), 3, "{text}");
-        assert!(text.contains("conf.d/demo.yaml:2: instances[0].min_collection_interval: -1: expected seconds"), "{text}");
+        assert!(
+            text.contains(
+                "conf.d/demo.yaml:2: instances[0].min_collection_interval: -1: expected seconds"
+            ),
+            "{text}"
+        );
         assert!(text.contains("instances[0].tags[0]"), "{text}");
-        assert!(text.contains("conf.d/demo.yaml:4: instances[1].grants.files[0]"), "{text}");
+        assert!(
+            text.contains("conf.d/demo.yaml:5: instances[1].grants.files[0]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("conf.d/demo.yaml:3: instances[0].tags[0]"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -244,7 +287,11 @@ mod tests {
         let e = parse("instance:\n  - {}\n").unwrap_err();
         assert!(e.to_string().contains("conf.d/demo.yaml:1: unknown field `instance`, expected `init_config` or `instances`"), "{e}");
         let e = parse("instances:\n  - limits: {memory_mb: 3}\n").unwrap_err();
-        assert!(e.to_string().contains("instances[0].limits: unknown field `memory_mb`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("instances[0].limits: unknown field `memory_mb`"),
+            "{e}"
+        );
         let e = parse("instances: [\n").unwrap_err();
         assert!(e.0[0].line.is_some(), "{e}");
         let e = parse("instances: []\n").unwrap_err();

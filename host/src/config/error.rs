@@ -19,7 +19,12 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about a whole file.
     pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), line: None, field: None, message: message.into() }
+        Self {
+            path: path.into(),
+            line: None,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// An error about one field.
@@ -29,7 +34,12 @@ impl ConfigError {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self { path: path.into(), line, field: Some(field.into()), message: message.into() }
+        Self {
+            path: path.into(),
+            line,
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 }
 

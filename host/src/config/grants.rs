@@ -17,8 +17,20 @@ pub struct GrantsConfig {
 /// Names under /proc that are never granted: they expose other processes' secrets
 /// (`environ`, `cmdline`, memory) or lead out of /proc (`root`, `cwd`, `exe`, `fd`).
 const NEVER_UNDER_PROC: [&str; 14] = [
-    "environ", "cmdline", "mem", "kcore", "kmem", "pagemap", "auxv", "syscall", "stack", "root",
-    "cwd", "exe", "fd", "map_files",
+    "environ",
+    "cmdline",
+    "mem",
+    "kcore",
+    "kmem",
+    "pagemap",
+    "auxv",
+    "syscall",
+    "stack",
+    "root",
+    "cwd",
+    "exe",
+    "fd",
+    "map_files",
 ];
 
 /// One granted file pattern.
@@ -63,13 +75,24 @@ impl Grants {
                 Err(message) => errors.push((field, message)),
             }
         }
-        if errors.is_empty() { Ok(Self { files, fs_usage: config.fs_usage }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self {
+                files,
+                fs_usage: config.fs_usage,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Whether reading `path` (as the guest names it) is allowed; the error says why not.
     pub fn allows_file(&self, path: &str) -> Result<(), String> {
         check_path(path)?;
-        if self.files.iter().any(|g| g.pattern.matches_with(path, MATCH)) {
+        if self
+            .files
+            .iter()
+            .any(|g| g.pattern.matches_with(path, MATCH))
+        {
             Ok(())
         } else {
             Err(format!("{path} is not granted to this instance"))
@@ -78,8 +101,11 @@ impl Grants {
 
     /// One line per grant, for `configcheck` and `inspect`.
     pub fn describe(&self) -> Vec<String> {
-        let mut lines: Vec<String> =
-            self.files.iter().map(|g| format!("read {}", g.as_str())).collect();
+        let mut lines: Vec<String> = self
+            .files
+            .iter()
+            .map(|g| format!("read {}", g.as_str()))
+            .collect();
         if self.fs_usage {
             lines.push("filesystem usage (statvfs)".into());
         }
@@ -93,7 +119,9 @@ fn check_path(path: &str) -> Result<(), String> {
     if !p.is_absolute() {
         return Err(format!("{path:?} is not an absolute path"));
     }
-    if p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+    if p.components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
         return Err(format!("{path:?} may not contain `.` or `..`"));
     }
     if p.starts_with("/proc") {
@@ -146,7 +174,11 @@ mod tests {
     #[test]
     fn secrets_and_escapes_are_refused_even_if_granted() {
         let g = grants(&["/proc/*/*", "/proc/**"]);
-        assert!(g.allows_file("/proc/1/environ").unwrap_err().contains("never granted"));
+        assert!(
+            g.allows_file("/proc/1/environ")
+                .unwrap_err()
+                .contains("never granted")
+        );
         assert!(g.allows_file("/proc/1/cmdline").is_err());
         assert!(g.allows_file("/proc/1/root").is_err());
         assert!(g.allows_file("/proc/1/../../etc/passwd").is_err());
@@ -156,12 +188,20 @@ mod tests {
     #[test]
     fn bad_grants_are_reported_with_their_index() {
         let e = Grants::parse(&GrantsConfig {
-            files: vec!["/proc/stat".into(), "/proc/*/environ".into(), "rel".into(), "/a/[".into()],
+            files: vec![
+                "/proc/stat".into(),
+                "/proc/*/environ".into(),
+                "rel".into(),
+                "/a/[".into(),
+            ],
             fs_usage: true,
         })
         .unwrap_err();
         let fields: Vec<_> = e.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["grants.files[1]", "grants.files[2]", "grants.files[3]"]);
+        assert_eq!(
+            fields,
+            ["grants.files[1]", "grants.files[2]", "grants.files[3]"]
+        );
     }
 
     #[test]

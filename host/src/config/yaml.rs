@@ -10,12 +10,27 @@ use super::ConfigError;
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+        let mut field = e.path().to_string();
         let inner = e.into_inner();
         let line = inner.location().map(|l| l.line());
-        let message = strip_position(&inner.to_string());
+        let mut message = strip_position(&inner.to_string());
+        // An unknown field's path ends with the field itself, which the message names.
+        if message.contains("unknown field") {
+            field = field
+                .rsplit_once('.')
+                .map_or(".".into(), |(parent, _)| parent.to_string());
+        }
+        // serde_yaml names the field in its message already; it is kept apart here.
+        if let Some(rest) = message.strip_prefix(&format!("{field}: ")) {
+            message = rest.to_string();
+        }
         if field == "." {
-            ConfigError { path: path.to_path_buf(), line, field: None, message }
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                field: None,
+                message,
+            }
         } else {
             ConfigError::field(path, line, field, message)
         }
@@ -33,10 +48,74 @@ fn strip_position(message: &str) -> String {
 /// The first line (1-based) at or after `from_line` where `key:` starts a mapping entry;
 /// used to point at a field that only the check itself knows about.
 pub fn find_key_line(text: &str, key: &str, from_line: usize) -> Option<usize> {
-    text.lines().enumerate().skip(from_line.saturating_sub(1)).find_map(|(i, line)| {
-        let entry = line.trim_start().trim_start_matches("- ").trim_start();
-        entry.strip_prefix(key)?.trim_start().starts_with(':').then_some(i + 1)
-    })
+    text.lines()
+        .enumerate()
+        .skip(from_line.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let entry = line.trim_start().trim_start_matches("- ").trim_start();
+            entry
+                .strip_prefix(key)?
+                .trim_start()
+                .starts_with(':')
+                .then_some(i + 1)
+        })
+}
+
+/// The line (1-based) of a dotted field path such as `instances[1].grants.files[0]`, found by
+/// walking its keys down the text; list items are found by their `- ` at one indentation.
+pub fn locate(text: &str, field: &str) -> Option<usize> {
+    let mut line = 1;
+    for segment in field.split('.') {
+        let (key, index) = match segment.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        line = find_key_line(text, key, line)?;
+        let inline = text
+            .lines()
+            .nth(line - 1)
+            .and_then(|l| l.split_once(':'))
+            .is_some_and(|(_, v)| {
+                let v = v.trim();
+                !v.is_empty() && !v.starts_with('#')
+            });
+        if let Some(index) = index.filter(|_| !inline) {
+            line = list_item_line(text, line, index).unwrap_or(line);
+        }
+    }
+    Some(line)
+}
+
+/// The line of item `index` of a block list whose key is on line `key_line`.
+fn list_item_line(text: &str, key_line: usize, index: usize) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let items = lines.iter().enumerate().skip(key_line);
+    let mut indent = None;
+    let mut seen = 0;
+    for (i, l) in items {
+        let trimmed = l.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let width = l.len() - trimmed.len();
+        if !trimmed.starts_with('-') {
+            if indent.is_none_or(|w| width <= w) {
+                return None;
+            }
+            continue;
+        }
+        match indent {
+            None => indent = Some(width),
+            Some(w) if width < w => return None,
+            Some(w) if width > w => continue,
+            Some(_) => {}
+        }
+        if seen == index {
+            return Some(i + 1);
+        }
+        seen += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -63,7 +142,35 @@ mod tests {
         assert_eq!(e.line, Some(3));
         assert_eq!(e.field.as_deref(), Some("inner[1].n"));
         assert!(e.message.contains("expected u32"), "{}", e.message);
-        assert!(e.to_string().starts_with("f.yaml:3: inner[1].n: invalid type"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("f.yaml:3: inner[1].n: invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_field_names_its_parent() {
+        let e = parse::<Outer>(Path::new("f.yaml"), "inner:\n  - n: 1\n    m: 2\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:3: inner[0]: unknown field `m`, expected `n`"
+        );
+        let e = parse::<Outer>(Path::new("f.yaml"), "inner: []\nouter: 1\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:2: unknown field `outer`, expected `inner`"
+        );
+    }
+
+    #[test]
+    fn locates_dotted_paths() {
+        let text = "init_config:\ninstances:\n  - a: 1\n    grants:\n      files: [x]\n  # note\n  - a: 2\n    \
+                    grants:\n      files:\n        - y\n        - z\n";
+        assert_eq!(locate(text, "instances[0].grants.files[0]"), Some(5));
+        assert_eq!(locate(text, "instances[1].a"), Some(7));
+        assert_eq!(locate(text, "instances[1].grants.files[1]"), Some(11));
+        assert_eq!(locate(text, "instances[1].nope"), None);
     }
 
     #[test]

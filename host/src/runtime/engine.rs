@@ -31,7 +31,10 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let ticker = Arc::new(Ticker);
         spawn_ticker(engine.weak(), Arc::downgrade(&ticker))?;
-        Ok(Self { engine, _ticker: ticker })
+        Ok(Self {
+            engine,
+            _ticker: ticker,
+        })
     }
 
     /// The engine.
@@ -42,14 +45,16 @@ impl Runtime {
 
 /// Ticks the epoch until the runtime is dropped.
 fn spawn_ticker(engine: wasmtime::EngineWeak, alive: Weak<Ticker>) -> anyhow::Result<()> {
-    thread::Builder::new().name("wasmon-epoch".into()).spawn(move || {
-        while alive.strong_count() > 0 {
-            thread::sleep(EPOCH_TICK);
-            match engine.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
+    thread::Builder::new()
+        .name("wasmon-epoch".into())
+        .spawn(move || {
+            while alive.strong_count() > 0 {
+                thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }

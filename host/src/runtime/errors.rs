@@ -111,6 +111,9 @@ impl RunError {
 
     /// Whether the Store is unusable afterwards and must be rebuilt.
     pub fn poisons_instance(&self) -> bool {
-        matches!(self, Self::Trap(_) | Self::Timeout(_) | Self::MemoryLimit(_))
+        matches!(
+            self,
+            Self::Trap(_) | Self::Timeout(_) | Self::MemoryLimit(_)
+        )
     }
 }

@@ -86,14 +86,24 @@ impl CheckInstance {
         pre: HostPre<HostState>,
         spec: InstanceSpec,
     ) -> Result<Self, InstanceError> {
-        let mut live = instantiate(runtime, &pre, &spec).await.map_err(InstanceError::Start)?;
-        let descriptor = call_describe(&mut live, spec.start_timeout).await.map_err(InstanceError::Start)?;
+        let mut live = instantiate(runtime, &pre, &spec)
+            .await
+            .map_err(InstanceError::Start)?;
+        let descriptor = call_describe(&mut live, spec.start_timeout)
+            .await
+            .map_err(InstanceError::Start)?;
         match call_init(&mut live, &spec).await {
             Ok(()) => {}
             Err(RunError::Config(message)) => return Err(InstanceError::Config(message)),
             Err(e) => return Err(InstanceError::Start(e)),
         }
-        Ok(Self { pre, runtime: runtime.clone(), spec, descriptor, live: Some(live) })
+        Ok(Self {
+            pre,
+            runtime: runtime.clone(),
+            spec,
+            descriptor,
+            live: Some(live),
+        })
     }
 
     /// What the check said about itself.
@@ -127,7 +137,10 @@ impl CheckInstance {
         };
         live.store.data_mut().output = RunOutput::default();
         let result = guarded(&mut live, timeout, async |live: &mut Live| {
-            live.bindings.wasmon_check_check().call_run(&mut live.store, timestamp_ms).await
+            live.bindings
+                .wasmon_check_check()
+                .call_run(&mut live.store, timestamp_ms)
+                .await
         })
         .await;
         let result = flatten(result);
@@ -136,20 +149,31 @@ impl CheckInstance {
         if !matches!(&result, Err(e) if e.poisons_instance()) {
             self.live = Some(live);
         }
-        RunReport { output, result, duration: started.elapsed(), guest_log }
+        RunReport {
+            output,
+            result,
+            duration: started.elapsed(),
+            guest_log,
+        }
     }
-
 }
 
 /// A fresh Store for an instance whose previous one trapped, initialised again.
-async fn rebuild(runtime: &Runtime, pre: &HostPre<HostState>, spec: &InstanceSpec) -> Result<Live, RunError> {
+async fn rebuild(
+    runtime: &Runtime,
+    pre: &HostPre<HostState>,
+    spec: &InstanceSpec,
+) -> Result<Live, RunError> {
     let mut live = instantiate(runtime, pre, spec).await?;
     call_init(&mut live, spec).await?;
     Ok(live)
 }
 
 /// Calls `describe` in a Store linked with every capability but granted nothing.
-pub async fn describe(runtime: &Runtime, module: &CheckModule) -> Result<Descriptor, InstanceError> {
+pub async fn describe(
+    runtime: &Runtime,
+    module: &CheckModule,
+) -> Result<Descriptor, InstanceError> {
     let start = |e: anyhow::Error| InstanceError::Start(RunError::Trap(format!("{e:#}")));
     let linker = LinkSet::all().linker(runtime.engine()).map_err(start)?;
     let pre = linker
@@ -165,8 +189,12 @@ pub async fn describe(runtime: &Runtime, module: &CheckModule) -> Result<Descrip
         instance_config: String::new(),
         start_timeout: Duration::from_secs(10),
     };
-    let mut live = instantiate(runtime, &pre, &spec).await.map_err(InstanceError::Start)?;
-    call_describe(&mut live, spec.start_timeout).await.map_err(InstanceError::Start)
+    let mut live = instantiate(runtime, &pre, &spec)
+        .await
+        .map_err(InstanceError::Start)?;
+    call_describe(&mut live, spec.start_timeout)
+        .await
+        .map_err(InstanceError::Start)
 }
 
 async fn instantiate(
@@ -190,14 +218,23 @@ async fn instantiate(
     store.set_epoch_deadline(1);
     let bindings = match pre.instantiate_async(&mut store).await {
         Ok(bindings) => bindings,
-        Err(e) => return Err(classify(e, spec.start_timeout, &store.data().guest_output.peek())),
+        Err(e) => {
+            return Err(classify(
+                e,
+                spec.start_timeout,
+                &store.data().guest_output.peek(),
+            ));
+        }
     };
     Ok(Live { store, bindings })
 }
 
 async fn call_describe(live: &mut Live, timeout: Duration) -> Result<Descriptor, RunError> {
     guarded(live, timeout, async |live: &mut Live| {
-        live.bindings.wasmon_check_check().call_describe(&mut live.store).await
+        live.bindings
+            .wasmon_check_check()
+            .call_describe(&mut live.store)
+            .await
     })
     .await
 }
@@ -257,7 +294,11 @@ fn classify(error: wasmtime::Error, timeout: Duration, guest_log: &str) -> RunEr
 /// The panic message a Rust guest printed before trapping, on one line.
 fn panic_message(guest_log: &str) -> Option<String> {
     let start = guest_log.rfind("panicked at")?;
-    let text = guest_log[start..].lines().take(2).collect::<Vec<_>>().join(" ");
+    let text = guest_log[start..]
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(text.trim().to_string())
 }
 
@@ -268,7 +309,10 @@ mod tests {
     #[test]
     fn panic_message_is_found_and_joined() {
         let log = "hello\nthread '<unnamed>' panicked at src/lib.rs:5:9:\nboom\nnote: run with RUST_BACKTRACE\n";
-        assert_eq!(panic_message(log).as_deref(), Some("panicked at src/lib.rs:5:9: boom"));
+        assert_eq!(
+            panic_message(log).as_deref(),
+            Some("panicked at src/lib.rs:5:9: boom")
+        );
         assert_eq!(panic_message("nothing"), None);
     }
 }

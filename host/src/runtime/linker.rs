@@ -18,12 +18,18 @@ pub struct LinkSet {
 impl LinkSet {
     /// What the grants allow.
     pub fn granted(grants: &Grants) -> Self {
-        Self { files: !grants.files.is_empty(), fs_usage: grants.fs_usage }
+        Self {
+            files: !grants.files.is_empty(),
+            fs_usage: grants.fs_usage,
+        }
     }
 
     /// Every capability, for `inspect` (its Store is granted nothing all the same).
     pub fn all() -> Self {
-        Self { files: true, fs_usage: true }
+        Self {
+            files: true,
+            fs_usage: true,
+        }
     }
 
     /// A linker with WASI (no files, no network, no environment), `emit`, and the

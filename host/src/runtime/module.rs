@@ -50,8 +50,10 @@ pub struct CheckModule {
 impl CheckModule {
     /// Reads, validates and compiles a check. CPU-heavy: call it off the async runtime.
     pub fn load(engine: &Engine, path: &Path) -> Result<Self, ModuleError> {
-        let bytes =
-            std::fs::read(path).map_err(|source| ModuleError::Read { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ModuleError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::from_bytes(engine, path, &bytes)
     }
 
@@ -65,21 +67,40 @@ impl CheckModule {
             return Err(ModuleError::CoreModule { path });
         }
         let started = Instant::now();
-        let component = Component::new(engine, bytes)
-            .map_err(|e| ModuleError::Invalid { path: path.clone(), reason: format!("{e:#}") })?;
+        let component = Component::new(engine, bytes).map_err(|e| ModuleError::Invalid {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        })?;
         let compile_time = started.elapsed();
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-        let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+        let imports: Vec<String> = ty
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         if !exports.iter().any(|e| e == CHECK_EXPORT) {
-            let found = if exports.is_empty() { "nothing".into() } else { exports.join(", ") };
-            return Err(ModuleError::WrongWorld { path, expected: CHECK_EXPORT.into(), found });
+            let found = if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            };
+            return Err(ModuleError::WrongWorld {
+                path,
+                expected: CHECK_EXPORT.into(),
+                found,
+            });
         }
         if let Some(import) = imports
             .iter()
             .find(|i| !i.starts_with("wasi:") && !WASMON_IMPORTS.iter().any(|(n, _)| n == i))
         {
-            return Err(ModuleError::UnknownImport { path, import: import.clone() });
+            return Err(ModuleError::UnknownImport {
+                path,
+                import: import.clone(),
+            });
         }
         Ok(Self {
             path,
@@ -121,6 +142,10 @@ impl CheckModule {
 
     /// The wasmon capabilities this component can ask for.
     pub fn capability_imports(&self) -> Vec<&str> {
-        self.imports.iter().map(String::as_str).filter(|i| i.starts_with("wasmon:")).collect()
+        self.imports
+            .iter()
+            .map(String::as_str)
+            .filter(|i| i.starts_with("wasmon:"))
+            .collect()
     }
 }

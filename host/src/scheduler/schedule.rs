@@ -14,18 +14,24 @@ pub struct Schedule {
 impl Schedule {
     /// Runs at multiples of `interval` since the Unix epoch.
     pub fn aligned(interval: Duration) -> Self {
-        Self { interval_ms: millis(interval), phase_ms: 0 }
+        Self {
+            interval_ms: millis(interval).max(1),
+            phase_ms: 0,
+        }
     }
 
     /// Runs every `interval`, the first one `offset` after `now_ms`.
     pub fn starting(interval: Duration, now_ms: i64, offset: Duration) -> Self {
-        let interval_ms = millis(interval);
-        Self { interval_ms, phase_ms: (now_ms + millis(offset)).rem_euclid(interval_ms) }
+        let interval_ms = millis(interval).max(1);
+        Self {
+            interval_ms,
+            phase_ms: (now_ms + millis(offset)).rem_euclid(interval_ms),
+        }
     }
 
     /// Runs every `interval`, the first at a random point within one interval from `now_ms`.
     pub fn jittered(interval: Duration, now_ms: i64) -> Self {
-        let offset = rand::random_range(0..millis(interval));
+        let offset = rand::random_range(0..millis(interval).max(1));
         Self::starting(interval, now_ms, Duration::from_millis(offset as u64))
     }
 
@@ -47,7 +53,7 @@ impl Schedule {
 }
 
 fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Now, in Unix milliseconds.

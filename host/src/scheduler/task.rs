@@ -42,10 +42,16 @@ impl InstanceTask {
         let mut last: Option<i64> = None;
         loop {
             let now = now_ms();
-            let next = self.schedule.next_after(last.map_or(now - 1, |l| l.max(now - 1)));
+            let next = self
+                .schedule
+                .next_after(last.map_or(now - 1, |l| l.max(now - 1)));
             let skipped = last.map_or(0, |l| self.schedule.missed_between(l, next));
             if skipped > 0 {
-                tracing::warn!(instance = &*label, skipped, "runs skipped: the previous run overran its interval");
+                tracing::warn!(
+                    instance = &*label,
+                    skipped,
+                    "runs skipped: the previous run overran its interval"
+                );
             }
             let wait = Duration::from_millis((next - now).max(0) as u64);
             tokio::select! {
@@ -58,7 +64,10 @@ impl InstanceTask {
             let payload = self.payload(next, report, skipped);
             sink.send(payload).await;
             if stop {
-                tracing::error!(instance = &*label, "stopped until its config or module changes");
+                tracing::error!(
+                    instance = &*label,
+                    "stopped until its config or module changes"
+                );
                 return;
             }
         }
@@ -78,7 +87,11 @@ impl InstanceTask {
             );
         }
         if output.over_limit > 0 {
-            tracing::warn!(instance = &*label, dropped = output.over_limit, "sample limit reached; the rest was dropped");
+            tracing::warn!(
+                instance = &*label,
+                dropped = output.over_limit,
+                "sample limit reached; the rest was dropped"
+            );
         }
         let (status, message) = match &report.result {
             Ok(()) => (Status::Ok, String::new()),
@@ -96,10 +109,22 @@ impl InstanceTask {
         let mut samples = std::mem::take(&mut output.samples);
         let produced = samples.len() as f64;
         samples.extend([
-            own("wasmon.check.run_time", MetricKind::Gauge, report.duration.as_secs_f64()),
+            own(
+                "wasmon.check.run_time",
+                MetricKind::Gauge,
+                report.duration.as_secs_f64(),
+            ),
             own("wasmon.check.samples", MetricKind::Gauge, produced),
-            own("wasmon.check.invalid_samples", MetricKind::Count, (output.rejected + output.over_limit) as f64),
-            own("wasmon.check.skipped_runs", MetricKind::Count, skipped as f64),
+            own(
+                "wasmon.check.invalid_samples",
+                MetricKind::Count,
+                (output.rejected + output.over_limit) as f64,
+            ),
+            own(
+                "wasmon.check.skipped_runs",
+                MetricKind::Count,
+                skipped as f64,
+            ),
         ]);
         let mut checks = std::mem::take(&mut output.service_checks);
         checks.push(ServiceCheck {

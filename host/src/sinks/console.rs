@@ -21,7 +21,11 @@ pub async fn run(mut queue: mpsc::Receiver<Arc<Payload>>) {
             text.push('\n');
         }
         let mut stdout = std::io::stdout().lock();
-        if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+        if stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             // Standard output is gone (a closed pipe): nothing left to print to.
             return;
         }
@@ -46,7 +50,12 @@ pub fn format_series(s: &Series) -> String {
 
 /// `SERVICE_CHECK name timestamp STATUS key=value ... "message"`.
 pub fn format_service_check(c: &ServiceCheck) -> String {
-    let mut line = format!("SERVICE_CHECK {} {} {}", c.name, seconds(c.timestamp_ms), c.status.as_str());
+    let mut line = format!(
+        "SERVICE_CHECK {} {} {}",
+        c.name,
+        seconds(c.timestamp_ms),
+        c.status.as_str()
+    );
     for tag in &c.tags {
         line.push(' ');
         line.push_str(&tag_field(tag));
@@ -58,7 +67,11 @@ pub fn format_service_check(c: &ServiceCheck) -> String {
 }
 
 fn seconds(ms: i64) -> String {
-    if ms % 1000 == 0 { (ms / 1000).to_string() } else { format!("{:.3}", ms as f64 / 1000.0) }
+    if ms % 1000 == 0 {
+        (ms / 1000).to_string()
+    } else {
+        format!("{:.3}", ms as f64 / 1000.0)
+    }
 }
 
 /// `key:value` becomes `key=value`; a bare tag stays as it is.
@@ -83,9 +96,20 @@ mod tests {
             timestamp_ms: 1_700_000_000_000,
             tags: vec!["host:h".into(), "mount_point:/a:b".into(), "bare".into()],
         };
-        assert_eq!(format_series(&s), "system.load.1 1700000000 0.25 host=h mount_point=/a:b bare kind=gauge");
-        let s = Series { timestamp_ms: 1_700_000_000_500, kind: SeriesKind::Rate, tags: vec![], ..s };
-        assert_eq!(format_series(&s), "system.load.1 1700000000.500 0.25 kind=rate");
+        assert_eq!(
+            format_series(&s),
+            "system.load.1 1700000000 0.25 host=h mount_point=/a:b bare kind=gauge"
+        );
+        let s = Series {
+            timestamp_ms: 1_700_000_000_500,
+            kind: SeriesKind::Rate,
+            tags: vec![],
+            ..s
+        };
+        assert_eq!(
+            format_series(&s),
+            "system.load.1 1700000000.500 0.25 kind=rate"
+        );
     }
 
     #[test]

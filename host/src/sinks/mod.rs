@@ -51,7 +51,12 @@ impl Sinks {
                 SinkConfig::Console {} => tokio::spawn(console::run(rx)),
             });
         }
-        Self { sender: PayloadSender { queues: Arc::new(queues) }, tasks }
+        Self {
+            sender: PayloadSender {
+                queues: Arc::new(queues),
+            },
+            tasks,
+        }
     }
 
     /// A handle that sends to every sink.

@@ -21,7 +21,13 @@ pub struct Instance {
 
 impl Default for Instance {
     fn default() -> Self {
-        Self { value: 1.0, step: 10.0, fail_with: None, lie: false, extra: 0 }
+        Self {
+            value: 1.0,
+            step: 10.0,
+            fail_with: None,
+            lie: false,
+            extra: 0,
+        }
     }
 }
 

@@ -9,8 +9,15 @@ pub struct Escape;
 fn attempt(out: &mut Output, name: &str, result: Result<String, String>) {
     let escaped = result.is_ok();
     let detail = result.unwrap_or_else(|e| e);
-    wasmon_sdk::log(LogLevel::Info, &format!("{name}: escaped={escaped}: {detail}"));
-    out.gauge(&format!("test.escape.{name}"), f64::from(u8::from(escaped)), &[]);
+    wasmon_sdk::log(
+        LogLevel::Info,
+        &format!("{name}: escaped={escaped}: {detail}"),
+    );
+    out.gauge(
+        &format!("test.escape.{name}"),
+        f64::from(u8::from(escaped)),
+        &[],
+    );
 }
 
 impl Check for Escape {
@@ -26,11 +33,17 @@ impl Check for Escape {
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
-        attempt(out, "passwd", std::fs::read_to_string("/etc/passwd").map_err(|e| e.to_string()));
+        attempt(
+            out,
+            "passwd",
+            std::fs::read_to_string("/etc/passwd").map_err(|e| e.to_string()),
+        );
         attempt(
             out,
             "tcp",
-            std::net::TcpStream::connect("127.0.0.1:22").map(|_| "connected".into()).map_err(|e| e.to_string()),
+            std::net::TcpStream::connect("127.0.0.1:22")
+                .map(|_| "connected".into())
+                .map_err(|e| e.to_string()),
         );
         attempt(
             out,
@@ -43,15 +56,29 @@ impl Check for Escape {
                 .map_err(|e| e.to_string()),
         );
         let environ = files::read(&["/proc/1/environ".to_string()]).remove(0);
-        attempt(out, "environ", environ.map(|b| format!("{} bytes", b.len())));
+        attempt(
+            out,
+            "environ",
+            environ.map(|b| format!("{} bytes", b.len())),
+        );
         let matched = files::read_matching("/proc/*/environ", 4096);
         attempt(
             out,
             "environ_glob",
-            matched.and_then(|m| if m.is_empty() { Err("nothing matched".into()) } else { Ok(format!("{} files", m.len())) }),
+            matched.and_then(|m| {
+                if m.is_empty() {
+                    Err("nothing matched".into())
+                } else {
+                    Ok(format!("{} files", m.len()))
+                }
+            }),
         );
         let granted = files::read(&["/proc/loadavg".to_string()]).remove(0);
-        out.gauge("test.escape.granted_read", f64::from(u8::from(granted.is_ok())), &[]);
+        out.gauge(
+            "test.escape.granted_read",
+            f64::from(u8::from(granted.is_ok())),
+            &[],
+        );
         Ok(())
     }
 }

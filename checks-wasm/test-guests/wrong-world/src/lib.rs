@@ -4,7 +4,8 @@ wit_bindgen::generate!({
     inline: "package other:thing;\nworld greeter { export hello: func() -> string; }",
 });
 
-struct Greeter;
+/// The exported implementation.
+pub struct Greeter;
 
 impl Guest for Greeter {
     fn hello() -> String {
