@@ -20,7 +20,7 @@ pub fn root() -> PathBuf {
 
 /// Where `cargo xtask build-checks` puts the guests.
 pub fn guests_dir() -> PathBuf {
-    root().join("target/wasm32-wasip2/release")
+    root().join("target/wasm32-wasip2/guest")
 }
 
 /// A built guest, `<name>.wasm`.

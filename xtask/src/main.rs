@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 7] = [
+const GUESTS: [&str; 8] = [
     "wasmon-check-system",
+    "wasmon-check-shell",
     "wasmon-test-guest-emit",
     "wasmon-test-guest-trap",
     "wasmon-test-guest-spin",
@@ -20,12 +21,20 @@ const GUESTS: [&str; 7] = [
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
+/// Debian packages the tests use, with a file each installs.
+const TEST_PACKAGES: &[(&str, &str)] = &[(
+    "monitoring-plugins-basic",
+    "/usr/lib/nagios/plugins/check_load",
+)];
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("build-checks") => build_checks(),
         Some("run") => build_checks().and_then(|()| run_agent(&args[1..])),
-        Some("test") => build_checks().and_then(|()| test()),
+        Some("test") => build_checks()
+            .and_then(|()| ensure_packages(TEST_PACKAGES))
+            .and_then(|()| test()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  run [ARGS]     build the checks and run the agent \
@@ -88,10 +97,42 @@ fn ensure_wasm_target() -> Result<(), String> {
     run(add)
 }
 
+/// Installs the missing Debian packages with apt-get (as root), or says which command does.
+fn ensure_packages(packages: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, file)| !Path::new(file).exists())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !is_root {
+        return Err(format!(
+            "the tests need {}: run `sudo apt-get install -y {}`",
+            missing.join(", "),
+            missing.join(" ")
+        ));
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-q"]);
+    run(update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run(install)
+}
+
 fn build_checks() -> Result<(), String> {
     ensure_wasm_target()?;
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", WASM_TARGET]);
+    cmd.args(["build", "--profile", "guest", "--target", WASM_TARGET]);
     for guest in GUESTS {
         cmd.args(["-p", guest]);
     }

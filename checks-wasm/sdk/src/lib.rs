@@ -42,6 +42,7 @@ pub mod bindings {
     });
 }
 
+pub use bindings::wasmon::check::exec;
 pub use bindings::wasmon::check::files;
 pub use bindings::wasmon::check::fs_usage;
 pub use bindings::wasmon::check::types::{

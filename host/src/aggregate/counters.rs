@@ -1,6 +1,6 @@
 //! The previous value of every cumulative counter of an instance.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::model::Sample;
 
@@ -33,8 +33,10 @@ impl Delta {
 /// Previous values by series key (name and sorted tags).
 #[derive(Debug, Default)]
 pub struct Counters {
-    last: HashMap<String, Last>,
+    last: FxHashMap<String, Last>,
     run: u64,
+    /// Reused to build keys, so a known series costs no allocation.
+    key: String,
 }
 
 impl Counters {
@@ -46,7 +48,14 @@ impl Counters {
             timestamp_ms,
             run: self.run,
         };
-        let before = self.last.insert(key(sample), now)?;
+        write_key(&mut self.key, sample);
+        let before = match self.last.get_mut(self.key.as_str()) {
+            Some(slot) => std::mem::replace(slot, now),
+            None => {
+                self.last.insert(self.key.clone(), now);
+                return None;
+            }
+        };
         let increase = sample.value - before.value;
         (increase >= 0.0).then_some(Delta {
             increase,
@@ -74,15 +83,14 @@ impl Counters {
     }
 }
 
-fn key(sample: &Sample) -> String {
-    let len = sample.name.len() + sample.tags.iter().map(|t| t.len() + 1).sum::<usize>();
-    let mut key = String::with_capacity(len);
+/// The series key: the name and the sorted tags, separated by a character tags never hold.
+fn write_key(key: &mut String, sample: &Sample) {
+    key.clear();
     key.push_str(&sample.name);
     for tag in &sample.tags {
         key.push('\u{1f}');
         key.push_str(tag);
     }
-    key
 }
 
 #[cfg(test)]

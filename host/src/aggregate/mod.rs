@@ -16,7 +16,9 @@ pub struct Aggregator {
 
 impl Aggregator {
     /// An aggregator adding `tags` (host, global and instance tags) to every series.
-    pub fn new(tags: Vec<String>) -> Self {
+    pub fn new(mut tags: Vec<String>) -> Self {
+        tags.sort_unstable();
+        tags.dedup();
         Self {
             tags,
             counters: Counters::default(),
@@ -63,7 +65,10 @@ impl Aggregator {
 
     /// A service check with this instance's tags added.
     pub fn service_check(&self, mut check: ServiceCheck) -> ServiceCheck {
-        check.tags = self.with_tags(std::mem::take(&mut check.tags));
+        let mut tags = std::mem::take(&mut check.tags);
+        tags.sort_unstable();
+        tags.dedup();
+        check.tags = self.with_tags(tags);
         check
     }
 
@@ -83,11 +88,19 @@ impl Aggregator {
         }
     }
 
-    fn with_tags(&self, mut tags: Vec<String>) -> Vec<String> {
-        tags.extend(self.tags.iter().cloned());
-        tags.sort_unstable();
-        tags.dedup();
-        tags
+    /// Merges sorted `tags` with the aggregator's own (also sorted), without duplicates.
+    fn with_tags(&self, tags: Vec<String>) -> Vec<String> {
+        let mut merged = Vec::with_capacity(tags.len() + self.tags.len());
+        let mut own = self.tags.iter().peekable();
+        for tag in tags {
+            while let Some(o) = own.next_if(|o| **o < tag) {
+                merged.push(o.clone());
+            }
+            own.next_if(|o| **o == tag);
+            merged.push(tag);
+        }
+        merged.extend(own.cloned());
+        merged
     }
 }
 
@@ -125,6 +138,20 @@ mod tests {
             (SeriesKind::Gauge, 1.5, 1000)
         );
         assert_eq!((out[1].kind, out[1].value), (SeriesKind::Count, 3.0));
+        let dup = a.series(
+            1000,
+            vec![s(
+                "g",
+                MetricKind::Gauge,
+                1.0,
+                &["host:h1", "zz", "env:test", "zz"],
+            )],
+        );
+        assert_eq!(
+            dup[0].tags,
+            ["env:test", "host:h1", "zz"],
+            "duplicates of any origin go"
+        );
     }
 
     #[test]

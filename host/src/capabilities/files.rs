@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
 use crate::config::grants_host_path;
 use crate::runtime::{HostState, wit};
@@ -43,10 +44,9 @@ impl wit::files::Host for HostState {
     ) -> Result<Vec<MatchedFile>, String> {
         let caps = &self.capabilities;
         let host_pattern = grants_host_path(&pattern, &caps.proc_root, &caps.sys_root);
-        let host_pattern = host_pattern.to_str().ok_or("pattern is not UTF-8")?;
-        let entries = glob::glob(host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
+        let entries = expand(&host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
         let mut found = Vec::new();
-        for host_path in entries.flatten().take(MAX_MATCHES) {
+        for host_path in entries.into_iter().take(MAX_MATCHES) {
             let Some(path) = guest_path(&host_path, caps) else {
                 continue;
             };
@@ -59,6 +59,43 @@ impl wit::files::Host for HostState {
     }
 }
 
+/// Paths matching an absolute glob pattern. Only components with wildcards list a directory;
+/// literal ones are joined without a `stat` (the glob crate stats every candidate, which
+/// doubled the cost of a /proc/PID scan). Paths that do not exist fail when opened.
+fn expand(pattern: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found = vec![PathBuf::from("/")];
+    for component in pattern.components() {
+        let part = match component {
+            Component::RootDir => continue,
+            Component::Normal(part) => part.to_str().ok_or("pattern is not UTF-8")?,
+            _ => return Err("expected an absolute pattern without `.` or `..`".into()),
+        };
+        if !part.contains(['*', '?', '[']) {
+            found.iter_mut().for_each(|p| p.push(part));
+            continue;
+        }
+        let matcher = glob::Pattern::new(part).map_err(|e| e.to_string())?;
+        let mut next = Vec::new();
+        for dir in &found {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| matcher.matches(n))
+                {
+                    next.push(dir.join(entry.file_name()));
+                }
+            }
+        }
+        found = next;
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// The path as the guest names it: the configured roots mapped back to /proc and /sys.
 fn guest_path(host: &std::path::Path, caps: &crate::runtime::Capabilities) -> Option<String> {
     let mapped = if let Ok(rest) = host.strip_prefix(&caps.proc_root) {
@@ -69,4 +106,26 @@ fn guest_path(host: &std::path::Path, caps: &crate::runtime::Capabilities) -> Op
         host.to_path_buf()
     };
     mapped.to_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_wildcards_in_any_component() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["1", "22", "x"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+            std::fs::write(dir.path().join(d).join("stat"), d).unwrap();
+        }
+        let found = expand(&dir.path().join("[0-9]*/stat")).unwrap();
+        assert_eq!(
+            found,
+            [dir.path().join("1/stat"), dir.path().join("22/stat")]
+        );
+        let found = expand(&dir.path().join("*/st?t")).unwrap();
+        assert_eq!(found.len(), 3);
+        assert!(expand(Path::new("/proc/../etc/*")).is_err());
+    }
 }

@@ -3,7 +3,9 @@
 //! each call is checked against the grant again.
 
 mod emit;
+mod exec;
 mod files;
 mod fs_usage;
 
+pub use exec::run_command;
 pub use files::MAX_FILE_BYTES;

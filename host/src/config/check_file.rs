@@ -13,16 +13,18 @@ use serde_json::{Map, Value};
 
 use super::error::ConfigErrors;
 use super::grants::GrantsConfig;
-use super::{ConfigError, Grants, yaml};
+use super::{CommandGrant, CommandLine, ConfigError, ExecOptions, Grants, yaml};
 
 /// Keys of an instance that belong to the host, never passed to the check.
-pub const HOST_KEYS: [&str; 6] = [
+pub const HOST_KEYS: [&str; 8] = [
     "min_collection_interval",
     "timeout",
     "align",
     "tags",
     "limits",
     "grants",
+    "command",
+    "exec",
 ];
 
 /// The host's keys of one instance, as written.
@@ -46,6 +48,12 @@ struct HostKeys {
     /// What the instance may reach outside its sandbox.
     #[serde(default)]
     grants: GrantsConfig,
+    /// The one command the instance may run.
+    #[serde(default)]
+    command: Option<CommandLine>,
+    /// How that command runs.
+    #[serde(default)]
+    exec: Option<ExecOptions>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,12 +177,22 @@ impl CheckFile {
                     );
                 }
             }
-            let grants = Grants::parse(&host.grants).unwrap_or_else(|problems| {
+            let mut grants = Grants::parse(&host.grants).unwrap_or_else(|problems| {
                 for (field, message) in problems {
                     fail(&field, message);
                 }
                 Grants::default()
             });
+            match (&host.command, &host.exec) {
+                (Some(command), exec) => {
+                    match CommandGrant::parse(command, &exec.clone().unwrap_or_default()) {
+                        Ok(grant) => grants.command = Some(grant),
+                        Err(problems) => problems.into_iter().for_each(|(f, m)| fail(&f, m)),
+                    }
+                }
+                (None, Some(_)) => fail("exec", "is set but there is no `command` to run".into()),
+                (None, None) => {}
+            }
             instances.push(InstanceConfig {
                 index,
                 interval,
@@ -279,6 +297,31 @@ mod tests {
         assert!(
             text.contains("conf.d/demo.yaml:3: instances[0].tags[0]"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_command_is_a_grant() {
+        let f = parse(
+            "instances:\n  - command: [\"true\"]\n    exec: {timeout: 2}\n    metric_name: x\n",
+        )
+        .unwrap();
+        let i = &f.instances[0];
+        let grant = i.grants.command.as_ref().unwrap();
+        assert_eq!(grant.argv, ["true"]);
+        assert_eq!(grant.timeout, Duration::from_secs(2));
+        assert_eq!(i.check_config, serde_json::json!({"metric_name": "x"}));
+        let e = parse("instances:\n  - exec: {shell: true}\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("demo.yaml:2: instances[0].exec: is set but there is no `command`"),
+            "{e}"
+        );
+        let e = parse("instances:\n  - command: \"x\"\n    exec: {shel: true}\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("instances[0].exec: unknown field `shel`"),
+            "{e}"
         );
     }
 

@@ -53,6 +53,8 @@ pub struct Grants {
     pub files: Vec<FileGrant>,
     /// Whether `fs-usage` is linked.
     pub fs_usage: bool,
+    /// The command the check may run (the instance's `command:`).
+    pub command: Option<super::CommandGrant>,
 }
 
 const MATCH: glob::MatchOptions = glob::MatchOptions {
@@ -79,6 +81,7 @@ impl Grants {
             Ok(Self {
                 files,
                 fs_usage: config.fs_usage,
+                command: None,
             })
         } else {
             Err(errors)
@@ -108,6 +111,13 @@ impl Grants {
             .collect();
         if self.fs_usage {
             lines.push("filesystem usage (statvfs)".into());
+        }
+        if let Some(command) = &self.command {
+            lines.push(format!(
+                "run `{}` (timeout {:?})",
+                command.display(),
+                command.timeout
+            ));
         }
         lines
     }

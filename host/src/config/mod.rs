@@ -2,11 +2,13 @@
 
 mod agent;
 mod check_file;
+mod command;
 mod error;
 mod grants;
 mod yaml;
 
 pub use agent::{AgentConfig, ConfigOverrides, InstanceDefaults, SinkConfig};
 pub use check_file::{CheckFile, InstanceConfig, Limits};
+pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::ConfigError;
 pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};

@@ -3,5 +3,6 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "full-check",
+    imports: { "wasmon:check/exec": async },
     exports: { default: async },
 });

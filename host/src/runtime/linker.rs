@@ -13,6 +13,8 @@ pub struct LinkSet {
     pub files: bool,
     /// `wasmon:check/fs-usage`.
     pub fs_usage: bool,
+    /// `wasmon:check/exec`.
+    pub exec: bool,
 }
 
 impl LinkSet {
@@ -21,6 +23,7 @@ impl LinkSet {
         Self {
             files: !grants.files.is_empty(),
             fs_usage: grants.fs_usage,
+            exec: grants.command.is_some(),
         }
     }
 
@@ -29,6 +32,7 @@ impl LinkSet {
         Self {
             files: true,
             fs_usage: true,
+            exec: true,
         }
     }
 
@@ -44,6 +48,9 @@ impl LinkSet {
         }
         if self.fs_usage {
             wit::fs_usage::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        }
+        if self.exec {
+            wit::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         }
         Ok(linker)
     }

@@ -15,17 +15,19 @@ pub const WIT_PACKAGE: &str = "wasmon:check@0.1.0";
 pub const CHECK_EXPORT: &str = "wasmon:check/check@0.1.0";
 
 /// wasmon interfaces a check may import, and the grant each needs (`None`: always linked).
-const WASMON_IMPORTS: [(&str, Option<Capability>); 4] = [
+const WASMON_IMPORTS: [(&str, Option<Capability>); 5] = [
     ("wasmon:check/types@0.1.0", None),
     ("wasmon:check/emit@0.1.0", None),
     ("wasmon:check/files@0.1.0", Some(Capability::Files)),
     ("wasmon:check/fs-usage@0.1.0", Some(Capability::FsUsage)),
+    ("wasmon:check/exec@0.1.0", Some(Capability::Exec)),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Capability {
     Files,
     FsUsage,
+    Exec,
 }
 
 /// A compiled check component.
@@ -132,6 +134,13 @@ impl CheckModule {
                         import: name.into(),
                         grant: "filesystem usage",
                         hint: "grants: {fs_usage: true}",
+                    });
+                }
+                Some(Capability::Exec) if !linked.exec => {
+                    return Err(InstanceError::NotGranted {
+                        import: name.into(),
+                        grant: "command",
+                        hint: "command: ...",
                     });
                 }
                 _ => {}

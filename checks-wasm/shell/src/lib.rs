@@ -1,0 +1,175 @@
+//! The shell check: runs the one command its instance grants (through the host's `exec`
+//! capability; the check itself cannot start anything) and turns the output into series and
+//! service checks, in one of four formats.
+
+mod config;
+mod formats;
+
+use wasmon_sdk::{Check, CheckError, Descriptor, LogLevel, MetricKind, NoConfig, Output, exec};
+
+pub use config::{Format, Instance};
+use formats::{Parsed, Tcollector};
+
+/// The shell check; keeps the last timestamp of each tcollector series.
+pub struct Shell {
+    config: Instance,
+    tcollector: Tcollector,
+}
+
+impl Check for Shell {
+    type InitConfig = NoConfig;
+    type Instance = Instance;
+
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "shell",
+            env!("CARGO_PKG_VERSION"),
+            15,
+            "runs an allow-listed command: value lines, tcollector, Nagios plugins, Open-Falcon JSON",
+        )
+    }
+
+    fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            tcollector: Tcollector::default(),
+        })
+    }
+
+    fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
+        let outcome = exec::run().map_err(CheckError::Transient)?;
+        let stdout = String::from_utf8_lossy(&outcome.stdout);
+        if outcome.stdout_truncated {
+            wasmon_sdk::log(LogLevel::Warn, "standard output passed its cap and was cut");
+            out.count("wasmon.shell.output_truncated", 1.0, &[]);
+        }
+        let name = self.config.metric_name.as_deref().unwrap_or("shell");
+        let parsed = match self.config.format {
+            Format::Value => formats::value::parse(&stdout, name),
+            Format::Tcollector => self.tcollector.parse(&stdout),
+            Format::Nagios => {
+                formats::nagios::parse(&stdout, name, outcome.exit_code, outcome.timed_out)
+            }
+            Format::Json => formats::json::parse(&stdout),
+        };
+        report(&parsed, out);
+        check_exit(&self.config.format, &outcome)
+    }
+}
+
+/// Emits what was parsed, and counts and logs (once per run) the invalid lines.
+fn report(parsed: &Parsed, out: &mut Output) {
+    for p in &parsed.points {
+        let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+        out.sample(&p.name, p.kind, p.value, &tags);
+    }
+    if let Some((name, status, message)) = &parsed.service_check {
+        out.service_check(name, *status, message, &[]);
+    }
+    out.sample(
+        "wasmon.shell.invalid_lines",
+        MetricKind::Count,
+        parsed.invalid.len() as f64,
+        &[],
+    );
+    if let Some(first) = parsed.invalid.first() {
+        wasmon_sdk::log(
+            LogLevel::Warn,
+            &format!(
+                "{} invalid line(s); first: {:?}: {}",
+                parsed.invalid.len(),
+                first.line,
+                first.reason
+            ),
+        );
+    }
+}
+
+/// Whether the command's exit fails the run: a timeout always; a non-zero exit except for
+/// Nagios plugins, whose exit code is their verdict; tcollector's exit 13 for good.
+fn check_exit(format: &Format, outcome: &exec::Outcome) -> Result<(), CheckError> {
+    if outcome.timed_out {
+        return match format {
+            Format::Nagios => Ok(()),
+            _ => Err(CheckError::Transient(
+                "the command timed out and was killed".into(),
+            )),
+        };
+    }
+    let code = outcome.exit_code.unwrap_or(-1);
+    if code == 0 || *format == Format::Nagios {
+        return Ok(());
+    }
+    let tail = stderr_tail(&outcome.stderr);
+    if *format == Format::Tcollector && code == 13 {
+        return Err(CheckError::Permanent(format!(
+            "the collector exited 13: do not run it again; {tail}"
+        )));
+    }
+    Err(CheckError::Transient(format!(
+        "the command exited {code}: {tail}"
+    )))
+}
+
+/// The last lines of stderr, at most 500 bytes, for an error message.
+fn stderr_tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim();
+    let start = text.char_indices().rev().nth(499).map_or(0, |(i, _)| i);
+    if text.is_empty() {
+        "(no stderr)".into()
+    } else {
+        text[start..].to_string()
+    }
+}
+
+wasmon_sdk::export_check!(Shell);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: Option<i32>, timed_out: bool, stderr: &str) -> exec::Outcome {
+        exec::Outcome {
+            exit_code: code,
+            stdout: vec![],
+            stderr: stderr.as_bytes().to_vec(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            timed_out,
+            duration_us: 0,
+        }
+    }
+
+    #[test]
+    fn exits_are_judged_by_format() {
+        assert!(check_exit(&Format::Value, &outcome(Some(0), false, "")).is_ok());
+        let e = check_exit(
+            &Format::Value,
+            &outcome(Some(2), false, "line1\nno such file\n"),
+        );
+        assert!(
+            matches!(e, Err(CheckError::Transient(m)) if m == "the command exited 2: line1\nno such file")
+        );
+        assert!(check_exit(&Format::Nagios, &outcome(Some(2), false, "")).is_ok());
+        assert!(matches!(
+            check_exit(&Format::Tcollector, &outcome(Some(13), false, "")),
+            Err(CheckError::Permanent(_))
+        ));
+        assert!(matches!(
+            check_exit(&Format::Json, &outcome(None, true, "")),
+            Err(CheckError::Transient(_))
+        ));
+        assert!(check_exit(&Format::Nagios, &outcome(None, true, "")).is_ok());
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_end() {
+        let long = format!("{}END", "x".repeat(2000));
+        let tail = stderr_tail(long.as_bytes());
+        assert_eq!(tail.len(), 500);
+        assert!(tail.ends_with("END"));
+        assert_eq!(stderr_tail(b""), "(no stderr)");
+    }
+}
