@@ -175,6 +175,49 @@ fn main() {
         );
     });
 
+    // The shell check running `true`: spawn (as the host measures it) versus the rest.
+    rt.block_on(async {
+        let shell = CheckModule::load(engine, &guest("shell")).unwrap();
+        let mut grants = Grants::default();
+        grants.command = Some(
+            wasmon::config::CommandGrant::parse(
+                &wasmon::config::CommandLine::Argv(vec!["true".into()]),
+                &wasmon::config::ExecOptions::default(),
+            )
+            .unwrap(),
+        );
+        let mut instance = CheckInstance::new(
+            &runtime,
+            &shell,
+            spec("shell", grants.clone(), r#"{"format": "json"}"#),
+        )
+        .await
+        .unwrap();
+        time_runs(&mut instance, 20).await;
+        report(
+            "shell check run of `true` (spawn + wait + guest)",
+            time_runs(&mut instance, 300).await,
+        );
+        let command = grants.command.as_ref().unwrap();
+        let mut spawns = Vec::new();
+        for _ in 0..300 {
+            let outcome = wasmon::capabilities::run_command(command).await.unwrap();
+            spawns.push(Duration::from_micros(outcome.duration_us));
+        }
+        report(
+            "  of which spawn to exit of `true` (host exec capability)",
+            spawns,
+        );
+        let direct: Vec<Duration> = (0..300)
+            .map(|_| {
+                let started = Instant::now();
+                std::process::Command::new("true").status().unwrap();
+                started.elapsed()
+            })
+            .collect();
+        report("spawning `true` directly (std::process::Command)", direct);
+    });
+
     // Aggregation: a mix of kinds over 10 000 series, a run of 10 000 samples at a time.
     let batch: Vec<Sample> = (0..10_000)
         .map(|i| Sample {

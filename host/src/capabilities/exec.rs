@@ -117,7 +117,6 @@ async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec<u
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     use super::*;
     use crate::config::{CommandLine, ExecOptions};
@@ -180,28 +179,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_hanging_command_is_killed_with_its_children() {
-        let marker = format!("wasmon-exec-test-{}", std::process::id());
-        let line = format!("sleep 300 & sleep 301; echo {marker}");
+    async fn a_hanging_command_times_out() {
+        // That its children die too is tested end to end in tests/shell_check.rs.
         let exec = ExecOptions {
-            timeout: Some(0.3),
+            timeout: Some(0.2),
             ..shell()
         };
-        let o = run_command(&grant(&line, exec)).await.unwrap();
+        let o = run_command(&grant("sleep 5", exec)).await.unwrap();
         assert!(o.timed_out);
         assert_eq!(o.exit_code, None);
-        assert!(o.duration_us < Duration::from_secs(5).as_micros() as u64);
-        // Neither sleep survives.
-        let ps = std::process::Command::new("ps")
-            .args(["-eo", "args"])
-            .output()
-            .unwrap();
-        let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .filter(|l| l.starts_with("sleep 30"))
-            .map(str::to_string)
-            .collect();
-        assert!(left.is_empty(), "left behind: {left:?}");
     }
 
     #[tokio::test]
