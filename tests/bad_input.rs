@@ -121,9 +121,13 @@ fn the_agent_runs_the_rest() {
         "the healthy check did not run; log:\n{}",
         agent.stderr().join("\n")
     );
-    let log = agent.stderr().join("\n");
     for expected in expected_errors(layout.dir.path()) {
-        assert!(log.contains(&expected), "log lacks {expected:?}:\n{log}");
+        let logged = agent.wait_for_stderr(Duration::from_secs(10), |l| l.contains(&expected));
+        assert!(
+            logged.is_some(),
+            "log lacks {expected:?}:\n{}",
+            agent.stderr().join("\n")
+        );
     }
     assert!(agent.stop());
 }

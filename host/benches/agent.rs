@@ -178,14 +178,15 @@ fn main() {
     // The shell check running `true`: spawn (as the host measures it) versus the rest.
     rt.block_on(async {
         let shell = CheckModule::load(engine, &guest("shell")).unwrap();
-        let mut grants = Grants::default();
-        grants.command = Some(
-            wasmon::config::CommandGrant::parse(
-                &wasmon::config::CommandLine::Argv(vec!["true".into()]),
-                &wasmon::config::ExecOptions::default(),
-            )
-            .unwrap(),
-        );
+        let command = wasmon::config::CommandGrant::parse(
+            &wasmon::config::CommandLine::Argv(vec!["true".into()]),
+            &wasmon::config::ExecOptions::default(),
+        )
+        .unwrap();
+        let grants = Grants {
+            command: Some(command),
+            ..Grants::default()
+        };
         let mut instance = CheckInstance::new(
             &runtime,
             &shell,

@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod model;
 pub mod runtime;
 pub mod scheduler;

@@ -34,6 +34,52 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// Sends one HTTP/1.1 request (Connection: close) and returns the status code and body.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the control API");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    request.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// Copies `from` into `dir/name` the documented way: write a hidden temporary, then rename.
+pub fn drop_module(from: &Path, dir: &Path, name: &str) -> Instant {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::copy(from, &tmp).unwrap();
+    let renamed = Instant::now();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+    renamed
+}
+
 /// A throwaway agent layout: `wasmon.yaml`, `conf.d/`, `checks.d/`.
 pub struct Layout {
     pub dir: tempfile::TempDir,
@@ -47,7 +93,7 @@ impl Layout {
         std::fs::create_dir_all(dir.path().join("checks.d")).unwrap();
         let config = format!(
             "hostname: test-host\ntags: [\"env:test\"]\nconf_d: conf.d\nchecks_d: [checks.d, {}]\n\
-             data_dir: data\ndefaults: {{jitter: false}}\n{extra_config}",
+             data_dir: data\ndefaults: {{jitter: false}}\ncontrol: {{listen: \"127.0.0.1:0\"}}\n{extra_config}",
             guests_dir().display()
         );
         std::fs::write(dir.path().join("wasmon.yaml"), config).unwrap();
@@ -86,6 +132,20 @@ impl Layout {
             .env("RUST_LOG", "info")
             .output()
             .expect("run wasmon")
+    }
+
+    /// The agent's data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The running agent's API address and token, once it has written them.
+    pub fn api(&self) -> (String, String) {
+        let read = |name: &str| std::fs::read_to_string(self.data_dir().join(name)).ok();
+        wait_for(Duration::from_secs(15), || {
+            Some((read("control.addr")?, read("auth_token")?))
+        })
+        .expect("the agent wrote no control.addr and auth_token")
     }
 
     /// Starts `wasmon run --dry-run` in the background.
@@ -146,6 +206,16 @@ impl Agent {
     /// Waits up to `limit` for a log line satisfying `pred`.
     pub fn wait_for_stderr(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         wait_for(limit, || self.stderr().into_iter().find(|l| pred(l)))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (bounded) for the process to exit by itself; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        wait_for(limit, || self.child.try_wait().ok().flatten()).and_then(|s| s.code())
     }
 
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 8] = [
+const GUESTS: [&str; 9] = [
     "wasmon-check-system",
     "wasmon-check-shell",
     "wasmon-test-guest-emit",
+    "wasmon-test-guest-emit-v2",
     "wasmon-test-guest-trap",
     "wasmon-test-guest-spin",
     "wasmon-test-guest-hog",

@@ -1,11 +1,13 @@
 //! What the agent would run: every check config in conf.d with its compiled module, and the
 //! instances prepared from them. Problems are collected, never fatal: the rest still runs.
 
+mod cache;
 mod prepare;
 
 use std::path::{Path, PathBuf};
 
-pub use prepare::{Prepared, prepare};
+pub use cache::{ModuleCache, Origin};
+pub use prepare::{Prepared, prepare, prepare_instance};
 
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
@@ -44,6 +46,7 @@ impl Catalog {
     /// when given).
     pub async fn load(config: &AgentConfig, runtime: &Runtime, only: Option<&str>) -> Self {
         let mut catalog = Self::default();
+        let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         let files = match config_files(&config.conf_d) {
             Ok(files) => files,
             Err(e) => {
@@ -67,7 +70,7 @@ impl Catalog {
             if only.is_some_and(|name| name != file.check) {
                 continue;
             }
-            match load_module(config, runtime, &file).await {
+            match load_module(config, runtime, &cache, &file).await {
                 Ok(module) => catalog.entries.push(Entry { file, module }),
                 Err(problem) => catalog.problems.push(problem),
             }
@@ -80,6 +83,7 @@ impl Catalog {
 async fn load_module(
     config: &AgentConfig,
     runtime: &Runtime,
+    cache: &ModuleCache,
     file: &CheckFile,
 ) -> Result<CheckModule, String> {
     let Some(path) = config.find_module(&file.check) else {
@@ -95,7 +99,12 @@ async fn load_module(
             searched.join(", ")
         ));
     };
-    load_module_file(runtime, path).await
+    let (engine, cache) = (runtime.engine().clone(), cache.clone());
+    tokio::task::spawn_blocking(move || cache.load(&engine, &path))
+        .await
+        .map_err(|e| format!("compiling a module failed: {e}"))?
+        .map(|(module, _)| module)
+        .map_err(|e| e.to_string())
 }
 
 /// Compiles one `.wasm` on a blocking thread.

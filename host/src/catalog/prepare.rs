@@ -6,8 +6,10 @@ use std::time::Duration;
 use super::Entry;
 use crate::aggregate::Aggregator;
 use crate::config::{AgentConfig, CheckFile, InstanceConfig};
-use crate::runtime::{Capabilities, CheckInstance, InstanceError, InstanceSpec, Runtime};
-use crate::scheduler::{InstanceTask, Schedule, now_ms};
+use crate::runtime::{
+    Capabilities, CheckInstance, CheckModule, InstanceError, InstanceSpec, Runtime,
+};
+use crate::scheduler::{InstanceTask, Schedule, SharedStatus, now_ms};
 
 /// Interval when neither the instance nor the check says.
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(15);
@@ -36,21 +38,34 @@ pub async fn prepare(
     let mut ready = Vec::new();
     let mut problems = Vec::new();
     for instance in &entry.file.instances {
-        match prepare_one(config, runtime, entry, instance).await {
+        match prepare_instance(config, runtime, &entry.file, &entry.module, instance).await {
             Ok(p) => ready.push(p),
-            Err(e) => problems.push(describe_error(&entry.file, instance.index, &e)),
+            Err(e) => problems.push(e),
         }
     }
     (ready, problems)
 }
 
+/// Instantiates one instance; a failure is described with its file, instance and line.
+pub async fn prepare_instance(
+    config: &AgentConfig,
+    runtime: &Runtime,
+    file: &CheckFile,
+    module: &CheckModule,
+    instance: &InstanceConfig,
+) -> Result<Prepared, String> {
+    prepare_one(config, runtime, file, module, instance)
+        .await
+        .map_err(|e| describe_error(file, instance.index, &e))
+}
+
 async fn prepare_one(
     config: &AgentConfig,
     runtime: &Runtime,
-    entry: &Entry,
+    file: &CheckFile,
+    module: &CheckModule,
     instance: &InstanceConfig,
 ) -> Result<Prepared, InstanceError> {
-    let file = &entry.file;
     let label: Arc<str> = format!("{}[{}]", file.check, instance.index).into();
     let start_timeout = instance
         .timeout
@@ -72,7 +87,7 @@ async fn prepare_one(
         instance_config: instance.check_config.to_string(),
         start_timeout,
     };
-    let checked = CheckInstance::new(runtime, &entry.module, spec).await?;
+    let checked = CheckInstance::new(runtime, module, spec).await?;
     let default = checked.descriptor().default_interval_secs;
     let interval = instance.interval.unwrap_or(if default > 0 {
         Duration::from_secs(u64::from(default))
@@ -103,9 +118,10 @@ async fn prepare_one(
                 format!("check:{}", file.check),
                 format!("instance:{}", instance.index),
             ],
+            status: SharedStatus::default(),
         },
         grants: instance.grants.describe(),
-        sha256: entry.module.sha256.clone(),
+        sha256: module.sha256.clone(),
     })
 }
 

@@ -4,6 +4,7 @@ mod check;
 mod configcheck;
 mod inspect;
 mod run;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,6 +62,12 @@ enum Command {
     },
     /// Validate every config and module, and show what would run.
     Configcheck,
+    /// Show what the running agent runs: instances, versions, state, last errors.
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a component is: world, imports, exports, `describe`, size and sha256.
     Inspect {
         /// The `.wasm` file.
@@ -109,6 +116,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => check::check(&config, &name, instance, times, json).await,
         Command::Configcheck => configcheck::configcheck(&config).await,
+        Command::Status { json } => status::status(&config, json).await,
         Command::Inspect { .. } => unreachable!("handled above"),
     }
 }

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::agent::Agent;
+use crate::agent::{Agent, PidFile};
 use crate::config::{AgentConfig, SinkConfig};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
-/// Runs until SIGTERM or SIGINT, then stops cleanly.
+/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads.
 pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let _pidfile = PidFile::acquire(&config.data_dir)?;
     let sinks = if dry_run {
         vec![SinkConfig::Console {}]
     } else {
@@ -22,11 +23,21 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     }
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let runtime = Runtime::new()?;
     let agent = Agent::start(config, &runtime, Sinks::start(&sinks)).await;
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-        _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+    if let Err(e) = crate::control::start(config, agent.handle()).await {
+        tracing::error!("control API not started: {e:#}");
+    }
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); break }
+            _ = interrupt.recv() => { tracing::info!("SIGINT: stopping"); break }
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                agent.handle().reload().await;
+            }
+        }
     }
     agent.stop().await;
     tracing::info!("stopped");

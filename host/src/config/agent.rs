@@ -29,6 +29,27 @@ pub struct AgentConfig {
     pub defaults: InstanceDefaults,
     /// Where series go. `wasmon run --dry-run` replaces them with the console.
     pub sinks: Vec<SinkConfig>,
+    /// The control API (status, reload, adding and removing instances).
+    pub control: ControlConfig,
+    /// Seconds between full rescans of conf.d and the checks folders, besides watching them.
+    pub rescan_secs: u64,
+}
+
+/// The control API's listening address. It also listens on `<data_dir>/wasmon.sock`; every
+/// request needs the token in `<data_dir>/auth_token`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Loopback address and port (`127.0.0.1:0` picks a free port); empty to disable TCP.
+    pub listen: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:5790".into(),
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -43,6 +64,8 @@ impl Default for AgentConfig {
             sys_root: "/sys".into(),
             defaults: InstanceDefaults::default(),
             sinks: Vec::new(),
+            control: ControlConfig::default(),
+            rescan_secs: 30,
         }
     }
 }

@@ -101,6 +101,8 @@ pub struct InstanceConfig {
     pub grants: Grants,
     /// The check's own keys, as a JSON object.
     pub check_config: Value,
+    /// Hash of `init_config` and everything the instance says: it changes when either does.
+    pub fingerprint: u64,
 }
 
 /// A parsed `conf.d/<check>.yaml`.
@@ -149,6 +151,7 @@ impl CheckFile {
             .zip(checks.instances)
             .enumerate()
         {
+            let fingerprint = fingerprint(&checks.init_config, &own);
             for key in HOST_KEYS {
                 own.remove(key);
             }
@@ -202,6 +205,7 @@ impl CheckFile {
                 limits: host.limits,
                 grants,
                 check_config: Value::Object(own),
+                fingerprint,
             });
         }
         if !errors.is_empty() {
@@ -220,6 +224,14 @@ impl CheckFile {
     pub fn line_of(&self, field: &str) -> Option<usize> {
         yaml::locate(&self.text, field)
     }
+}
+
+/// A stable hash of an instance's whole config (JSON objects keep their keys sorted).
+fn fingerprint(init_config: &Value, instance: &Map<String, Value>) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&init_config.to_string(), &mut hasher);
+    std::hash::Hash::hash(&Value::Object(instance.clone()).to_string(), &mut hasher);
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// `conf.d/mysql.yaml` configures the check `mysql`.
@@ -298,6 +310,16 @@ mod tests {
             text.contains("conf.d/demo.yaml:3: instances[0].tags[0]"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn fingerprints_follow_each_instance() {
+        let a = parse("instances:\n  - port: 1\n  - port: 2\n").unwrap();
+        let b = parse("instances:\n  - port: 1\n  - port: 3\n").unwrap();
+        let c = parse("init_config: {x: 1}\ninstances:\n  - port: 1\n  - port: 2\n").unwrap();
+        assert_eq!(a.instances[0].fingerprint, b.instances[0].fingerprint);
+        assert_ne!(a.instances[1].fingerprint, b.instances[1].fingerprint);
+        assert_ne!(a.instances[0].fingerprint, c.instances[0].fingerprint);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod error;
 mod grants;
 mod yaml;
 
-pub use agent::{AgentConfig, ConfigOverrides, InstanceDefaults, SinkConfig};
+pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults, SinkConfig};
 pub use check_file::{CheckFile, InstanceConfig, Limits};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::ConfigError;

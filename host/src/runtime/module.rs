@@ -56,11 +56,19 @@ impl CheckModule {
             path: path.into(),
             source,
         })?;
-        Self::from_bytes(engine, path, &bytes)
+        Self::from_bytes(engine, path, &bytes, |bytes, _| {
+            Component::new(engine, bytes)
+        })
     }
 
-    /// Validates and compiles a check from its bytes.
-    pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Self, ModuleError> {
+    /// Validates a check from its bytes; `compile` (given the bytes and their sha256) makes
+    /// the component, from a cache or with Cranelift.
+    pub fn from_bytes(
+        engine: &Engine,
+        path: &Path,
+        bytes: &[u8],
+        compile: impl FnOnce(&[u8], &str) -> wasmtime::Result<Component>,
+    ) -> Result<Self, ModuleError> {
         let path = path.to_path_buf();
         if !bytes.starts_with(b"\0asm") {
             return Err(ModuleError::NotWasm { path });
@@ -68,8 +76,9 @@ impl CheckModule {
         if wasmparser::Parser::is_core_wasm(bytes) {
             return Err(ModuleError::CoreModule { path });
         }
+        let sha256 = hex::encode(Sha256::digest(bytes));
         let started = Instant::now();
-        let component = Component::new(engine, bytes).map_err(|e| ModuleError::Invalid {
+        let component = compile(bytes, &sha256).map_err(|e| ModuleError::Invalid {
             path: path.clone(),
             reason: format!("{e:#}"),
         })?;
@@ -106,7 +115,7 @@ impl CheckModule {
         }
         Ok(Self {
             path,
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256,
             size: bytes.len() as u64,
             component,
             imports,

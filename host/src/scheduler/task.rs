@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Schedule, now_ms};
+use super::{Schedule, SharedStatus, State, now_ms};
 use crate::aggregate::Aggregator;
 use crate::model::{MetricKind, Payload, Sample, ServiceCheck, Status};
 use crate::runtime::{CheckInstance, RunReport};
@@ -29,17 +29,37 @@ pub struct InstanceTask {
     pub aggregator: Aggregator,
     /// `check:<name>` and `instance:<index>`, on the agent's own series about the instance.
     pub identity: Vec<String>,
+    /// Where the task reports its state.
+    pub status: SharedStatus,
 }
 
 /// Spawns the instance's loop; it ends when `cancel` fires or the instance stops for good.
-pub fn spawn(task: InstanceTask, sink: PayloadSender, cancel: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(task.run_loop(sink, cancel))
+/// When it replaces an instance, it first waits for `previous` to finish its run in progress,
+/// and carries on from the last run time `after_ms`, so the schedule has no gap.
+pub fn spawn(
+    task: InstanceTask,
+    sink: PayloadSender,
+    cancel: CancellationToken,
+    previous: Option<(JoinHandle<()>, Option<i64>)>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut after = None;
+        if let Some((handle, last)) = previous {
+            let _ = handle.await;
+            after = last;
+        }
+        task.run_loop(sink, cancel, after).await;
+    })
 }
 
 impl InstanceTask {
-    async fn run_loop(mut self, sink: PayloadSender, cancel: CancellationToken) {
+    async fn run_loop(
+        mut self,
+        sink: PayloadSender,
+        cancel: CancellationToken,
+        mut last: Option<i64>,
+    ) {
         let label = self.instance.label().clone();
-        let mut last: Option<i64> = None;
         loop {
             let now = now_ms();
             let next = self
@@ -61,6 +81,19 @@ impl InstanceTask {
             let report = self.instance.run(next, self.timeout).await;
             last = Some(next);
             let stop = report.result.as_ref().is_err_and(|e| e.stops_instance());
+            self.status.update(|s| {
+                s.runs += 1;
+                s.skipped += skipped;
+                s.last_run_ms = Some(next);
+                s.last_duration_secs = report.duration.as_secs_f64();
+                if let Err(e) = &report.result {
+                    s.failures += 1;
+                    s.last_error = Some(e.to_string());
+                }
+                if stop {
+                    s.state = State::Stopped;
+                }
+            });
             let payload = self.payload(next, report, skipped);
             sink.send(payload).await;
             if stop {

@@ -3,6 +3,12 @@
 use serde::Deserialize;
 use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output, Status};
 
+/// The value of `test.emit.version`: which build of this guest runs.
+#[cfg(not(feature = "v2"))]
+const VERSION: f64 = 1.0;
+#[cfg(feature = "v2")]
+const VERSION: f64 = 2.0;
+
 /// The instance config.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -53,6 +59,7 @@ impl Check for Emit {
         self.runs += 1;
         let runs = self.runs as f64;
         out.gauge("test.emit.gauge", self.config.value, &["source:emit"]);
+        out.gauge("test.emit.version", VERSION, &[]);
         out.count("test.emit.count", 2.0, &[]);
         out.rate("test.emit.counter", runs * self.config.step, &[]);
         out.monotonic_count("test.emit.total", runs * self.config.step, &[]);

@@ -1,0 +1,173 @@
+//! The daemon: a supervisor keeps every configured instance running on its own task, and
+//! reloads when files change (watched), on SIGHUP, on API request, and every `rescan_secs`.
+
+mod pidfile;
+mod status;
+mod supervisor;
+mod watch;
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use pidfile::PidFile;
+pub use status::{InstanceReport, StatusReport};
+use supervisor::{Outcome, Supervisor};
+
+use crate::config::AgentConfig;
+use crate::runtime::Runtime;
+use crate::sinks::Sinks;
+
+/// How long stopping waits for runs in progress.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Changes arriving within this window are handled in one reload.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// How soon to look again at a module still being written.
+const RETRY: Duration = Duration::from_millis(300);
+
+enum Request {
+    /// A file changed (from the watcher): reload after the debounce window.
+    Changed,
+    /// Reload now, answering when done.
+    Reload(oneshot::Sender<StatusReport>),
+    /// The current status.
+    Status(oneshot::Sender<StatusReport>),
+}
+
+/// A handle to ask the running agent for a reload or its status.
+#[derive(Clone)]
+pub struct AgentHandle {
+    requests: mpsc::Sender<Request>,
+}
+
+impl AgentHandle {
+    /// Reloads configs and modules; answers with the status afterwards.
+    pub async fn reload(&self) -> Option<StatusReport> {
+        let (tx, rx) = oneshot::channel();
+        self.requests.send(Request::Reload(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The current status.
+    pub async fn status(&self) -> Option<StatusReport> {
+        let (tx, rx) = oneshot::channel();
+        self.requests.send(Request::Status(tx)).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// A running agent.
+pub struct Agent {
+    handle: AgentHandle,
+    shutdown: CancellationToken,
+    task: JoinHandle<Supervisor>,
+    sinks: Sinks,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Agent {
+    /// Loads every check, starts its instances and begins watching for changes. Problems are
+    /// logged; whatever is valid runs.
+    pub async fn start(config: &AgentConfig, runtime: &Runtime, sinks: Sinks) -> Self {
+        let mut supervisor = Supervisor::new(config.clone(), runtime.clone(), sinks.sender());
+        let first = supervisor.reconcile().await;
+        let report = supervisor.status();
+        tracing::info!(
+            instances = report.instances.len(),
+            problems = report.problems.len(),
+            "agent running"
+        );
+        let (tx, rx) = mpsc::channel(64);
+        let watcher = match watch::watch(config, tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(
+                    "not watching for changes (rescanning every {}s instead): {e}",
+                    config.rescan_secs
+                );
+                None
+            }
+        };
+        let rescan = Duration::from_secs(config.rescan_secs.max(1));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(supervisor, rx, rescan, first, shutdown.clone()));
+        Self {
+            handle: AgentHandle { requests: tx },
+            shutdown,
+            task,
+            sinks,
+            _watcher: watcher,
+        }
+    }
+
+    /// A handle for reloads and status.
+    pub fn handle(&self) -> AgentHandle {
+        self.handle.clone()
+    }
+
+    /// Stops every instance (runs in progress get a grace period) and flushes the sinks.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        drop(self._watcher);
+        match self.task.await {
+            Ok(supervisor) => supervisor.stop(STOP_GRACE).await,
+            Err(e) => tracing::error!("the supervisor failed: {e}"),
+        }
+        self.sinks.close().await;
+    }
+}
+
+/// Answers requests until `shutdown`; reconciles on changes and on a timer.
+async fn serve(
+    mut supervisor: Supervisor,
+    mut requests: mpsc::Receiver<Request>,
+    rescan: Duration,
+    first: Outcome,
+    shutdown: CancellationToken,
+) -> Supervisor {
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + rescan, rescan);
+    let mut retry = (first == Outcome::RetrySoon).then(|| tokio::time::Instant::now() + RETRY);
+    loop {
+        let retry_at = retry.unwrap_or_else(|| tokio::time::Instant::now() + rescan * 2);
+        tokio::select! {
+            () = shutdown.cancelled() => return supervisor,
+            request = requests.recv() => match request {
+                None => return supervisor,
+                Some(Request::Status(answer)) => {
+                    let _ = answer.send(supervisor.status());
+                }
+                Some(Request::Reload(answer)) => {
+                    retry = next_retry(supervisor.reconcile().await);
+                    let _ = answer.send(supervisor.status());
+                }
+                Some(Request::Changed) => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    // More changes are folded into this reload; other requests are answered
+                    // after it, never dropped.
+                    let mut deferred = Vec::new();
+                    while let Ok(request) = requests.try_recv() {
+                        if !matches!(request, Request::Changed) {
+                            deferred.push(request);
+                        }
+                    }
+                    retry = next_retry(supervisor.reconcile().await);
+                    for request in deferred {
+                        if let Request::Reload(answer) | Request::Status(answer) = request {
+                            let _ = answer.send(supervisor.status());
+                        }
+                    }
+                }
+            },
+            _ = timer.tick() => retry = next_retry(supervisor.reconcile().await),
+            () = tokio::time::sleep_until(retry_at), if retry.is_some() => {
+                retry = next_retry(supervisor.reconcile().await);
+            }
+        }
+    }
+}
+
+fn next_retry(outcome: Outcome) -> Option<tokio::time::Instant> {
+    (outcome == Outcome::RetrySoon).then(|| tokio::time::Instant::now() + RETRY)
+}

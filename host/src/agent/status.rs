@@ -1,0 +1,38 @@
+//! The agent's status as the control API serves it and `wasmon status` prints it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scheduler::InstanceStatus;
+
+/// The whole agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The agent's process id.
+    pub pid: u32,
+    /// Unix milliseconds when it started.
+    pub started_ms: i64,
+    /// Every running (or stopped) instance.
+    pub instances: Vec<InstanceReport>,
+    /// Current problems: broken configs, refused modules, instances that could not start.
+    pub problems: Vec<String>,
+}
+
+/// One instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceReport {
+    /// The check's name.
+    pub check: String,
+    /// Position in `instances`.
+    pub index: usize,
+    /// sha256 of the module it runs.
+    pub sha256: String,
+    /// Seconds between runs.
+    pub interval_secs: f64,
+    /// Seconds a run may take.
+    pub timeout_secs: f64,
+    /// What it may reach.
+    pub grants: Vec<String>,
+    /// How it is doing.
+    #[serde(flatten)]
+    pub status: InstanceStatus,
+}

@@ -1,0 +1,73 @@
+//! `wasmon status`: what the running agent runs, through its control API.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::agent::StatusReport;
+use crate::config::AgentConfig;
+use crate::control::{address_path, read_token};
+
+/// Asks the agent using this config's data folder for its status and prints it.
+pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode> {
+    let token = read_token(&config.data_dir)?;
+    let addr_file = address_path(&config.data_dir);
+    let addr = std::fs::read_to_string(&addr_file).with_context(|| {
+        format!(
+            "cannot read {} (is the agent running?)",
+            addr_file.display()
+        )
+    })?;
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/v1/status", addr.trim()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("the agent at {} does not answer", addr.trim()))?
+        .error_for_status()?;
+    let report: StatusReport = response.json().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "wasmon pid {}, {} instance(s)",
+        report.pid,
+        report.instances.len()
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "INSTANCE",
+        "STATE",
+        "SHA256",
+        "EVERY",
+        "RUNS",
+        "FAILED",
+        "LAST RUN",
+        "LAST ERROR",
+    ]);
+    for i in &report.instances {
+        let s = &i.status;
+        table.add_row([
+            format!("{}[{}]", i.check, i.index),
+            format!("{:?}", s.state).to_lowercase(),
+            i.sha256.chars().take(12).collect(),
+            format!("{}s", i.interval_secs),
+            s.runs.to_string(),
+            s.failures.to_string(),
+            s.last_run_ms.map_or("-".into(), |ms| {
+                format!(
+                    "{:.1}s ago",
+                    (crate::scheduler::now_ms() - ms) as f64 / 1000.0
+                )
+            }),
+            s.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
