@@ -95,6 +95,15 @@ fn main() {
         })
         .collect();
     report("compile the system component (Cranelift)", compiles);
+    let shell_path = guest("shell");
+    let compiles: Vec<Duration> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            black_box(CheckModule::load(engine, &shell_path).unwrap());
+            started.elapsed()
+        })
+        .collect();
+    report("compile the shell component (Cranelift)", compiles);
     let system = CheckModule::load(engine, &system_path).unwrap();
     let artifact = system.component.serialize().unwrap();
     let loads: Vec<Duration> = (0..50)

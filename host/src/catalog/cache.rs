@@ -6,12 +6,16 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::runtime::{CheckModule, ModuleError};
+
+/// Artifacts of modules no longer loaded are kept this long after their last use, so a module
+/// dropped again (or rolled back) starts without compiling.
+const KEEP_UNUSED: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The cache folder, or none (compile every time) when it cannot be made.
 #[derive(Debug, Clone)]
@@ -72,6 +76,9 @@ impl ModuleCache {
                 match unsafe { Component::deserialize_file(engine, entry) } {
                     Ok(component) => {
                         origin = Origin::Cache;
+                        // The modification time records the last use, for pruning.
+                        let _ = std::fs::File::open(entry)
+                            .and_then(|f| f.set_modified(SystemTime::now()));
                         return Ok(component);
                     }
                     Err(e) => tracing::warn!("cached {} unusable, compiling: {e}", entry.display()),
@@ -86,7 +93,8 @@ impl ModuleCache {
         Ok((module, origin))
     }
 
-    /// Removes artifacts of other engines and of modules not in `keep` (sha256s).
+    /// Removes artifacts of other engines, and of modules not in `keep` (sha256s) unused for
+    /// a week.
     pub fn prune(&self, keep: &HashSet<String>) {
         let Some(dir) = &self.dir else { return };
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -94,10 +102,16 @@ impl ModuleCache {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            let recent = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < KEEP_UNUSED));
             let wanted = name
                 .strip_suffix(".cwasm")
                 .and_then(|stem| stem.split_once('-'))
-                .is_some_and(|(sha, engine)| engine == self.engine_key && keep.contains(sha));
+                .is_some_and(|(sha, engine)| {
+                    engine == self.engine_key && (recent || keep.contains(sha))
+                });
             if !wanted {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -120,5 +134,51 @@ fn store(entry: &Path, component: &Component) {
     match result {
         Ok(()) => tracing::debug!(artifact = %entry.display(), took = ?started.elapsed(), "cached"),
         Err(e) => tracing::warn!("cannot cache {}: {e}", entry.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_of_other_engines_and_long_unused_modules_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = ModuleCache::new(&engine, dir.path());
+        let folder = dir.path().join("cache");
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let ours = |sha: &str| folder.join(format!("{sha}-{}.cwasm", cache.engine_key));
+        for path in [
+            ours("aaa"),
+            ours("bbb"),
+            ours("ccc"),
+            folder.join("aaa-0000000000000000.cwasm"),
+        ] {
+            std::fs::write(&path, b"x").unwrap();
+        }
+        let old = SystemTime::now() - KEEP_UNUSED - Duration::from_secs(60);
+        std::fs::File::open(ours("bbb"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::fs::File::open(ours("ccc"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        cache.prune(&HashSet::from(["ccc".to_string()]));
+        let mut left: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("aaa-{}.cwasm", cache.engine_key),
+                format!("ccc-{}.cwasm", cache.engine_key)
+            ]
+        );
     }
 }
