@@ -191,6 +191,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn runs_as_the_configured_user_and_folder() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: switching user needs root");
+            return;
+        }
+        let exec = ExecOptions {
+            user: Some("nobody".into()),
+            cwd: Some("/tmp".into()),
+            ..shell()
+        };
+        let o = run_command(&grant("id -u; pwd", exec)).await.unwrap();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid;
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            format!("{nobody}\n/tmp\n")
+        );
+    }
+
+    #[tokio::test]
     async fn a_missing_program_is_an_error() {
         let e = run_command(&grant("/no/such/program", ExecOptions::default()))
             .await
