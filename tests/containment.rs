@@ -86,31 +86,7 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
     );
 
     // The healthy instance ran every second, on the second, without a gap.
-    let runs: Vec<f64> = series(
-        &out,
-        "test.emit.gauge",
-        &["role=healthy", "host=test-host", "env=test"],
-    )
-    .iter()
-    .map(|l| l.timestamp)
-    .collect();
-    assert!(runs.len() >= 6, "healthy check ran {} times", runs.len());
-    for pair in runs.windows(2) {
-        assert_eq!(
-            pair[1] - pair[0],
-            1.0,
-            "gap in the healthy check's runs: {runs:?}"
-        );
-    }
-    assert!(
-        runs.iter().all(|t| t.fract() == 0.0),
-        "aligned runs are on whole seconds: {runs:?}"
-    );
-    assert!(
-        series(&out, "wasmon.check.skipped_runs", &["check=emit"])
-            .iter()
-            .all(|l| l.value == 0.0)
-    );
+    common::assert_runs_every_second(&out, &["role=healthy", "host=test-host", "env=test"], 6);
 
     // Each failure has a clear log line naming the instance.
     let log = agent.stderr().join("\n");

@@ -20,27 +20,6 @@ fn healthy_layout() -> Layout {
     layout
 }
 
-/// The healthy instance ran every second without a gap or a skipped run.
-fn assert_healthy_on_time(lines: &[String]) {
-    let runs: Vec<f64> = versions(lines, "healthy")
-        .iter()
-        .map(|l| l.timestamp)
-        .collect();
-    assert!(runs.len() >= 5, "healthy ran {} times", runs.len());
-    for pair in runs.windows(2) {
-        assert_eq!(
-            pair[1] - pair[0],
-            1.0,
-            "a gap in the healthy check's runs: {runs:?}"
-        );
-    }
-    assert!(
-        series(lines, "wasmon.check.skipped_runs", &["who=healthy"])
-            .iter()
-            .all(|l| l.value == 0.0)
-    );
-}
-
 #[test]
 fn drop_replace_break_and_delete_a_module_while_running() {
     let layout = healthy_layout();
@@ -131,7 +110,7 @@ fn drop_replace_break_and_delete_a_module_while_running() {
         "still running after its module was deleted"
     );
 
-    assert_healthy_on_time(&agent.stdout());
+    common::assert_runs_every_second(&agent.stdout(), &["who=healthy"], 5);
     assert!(agent.stop());
 }
 

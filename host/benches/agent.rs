@@ -87,23 +87,20 @@ fn main() {
 
     // Compile, and load from a serialized (cached) artifact.
     let system_path = guest("system");
-    let compiles: Vec<Duration> = (0..5)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(CheckModule::load(engine, &system_path).unwrap());
-            started.elapsed()
-        })
-        .collect();
-    report("compile the system component (Cranelift)", compiles);
-    let shell_path = guest("shell");
-    let compiles: Vec<Duration> = (0..5)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(CheckModule::load(engine, &shell_path).unwrap());
-            started.elapsed()
-        })
-        .collect();
-    report("compile the shell component (Cranelift)", compiles);
+    for name in ["system", "shell"] {
+        let path = guest(name);
+        let compiles: Vec<Duration> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                black_box(CheckModule::load(engine, &path).unwrap());
+                started.elapsed()
+            })
+            .collect();
+        report(
+            &format!("compile the {name} component (Cranelift)"),
+            compiles,
+        );
+    }
     let system = CheckModule::load(engine, &system_path).unwrap();
     let artifact = system.component.serialize().unwrap();
     let loads: Vec<Duration> = (0..50)

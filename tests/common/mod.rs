@@ -300,3 +300,33 @@ pub fn series(lines: &[String], name: &str, fields: &[&str]) -> Vec<Line> {
         .filter(|l| l.name == name && fields.iter().all(|f| l.has(f)))
         .collect()
 }
+
+/// The instance whose series carry `fields` ran every second on the second (aligned), at least
+/// `min_runs` times, without a gap or a skipped run.
+pub fn assert_runs_every_second(lines: &[String], fields: &[&str], min_runs: usize) {
+    let runs: Vec<f64> = series(lines, "test.emit.gauge", fields)
+        .iter()
+        .map(|l| l.timestamp)
+        .collect();
+    assert!(
+        runs.len() >= min_runs,
+        "the healthy check ran {} times",
+        runs.len()
+    );
+    for pair in runs.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            1.0,
+            "a gap in the healthy check's runs: {runs:?}"
+        );
+    }
+    assert!(
+        runs.iter().all(|t| t.fract() == 0.0),
+        "aligned runs are on whole seconds: {runs:?}"
+    );
+    assert!(
+        series(lines, "wasmon.check.skipped_runs", fields)
+            .iter()
+            .all(|l| l.value == 0.0)
+    );
+}
