@@ -3,7 +3,7 @@
 
 mod counters;
 
-pub use counters::Counters;
+use counters::Counters;
 
 use crate::model::{MetricKind, Payload, Sample, Series, SeriesKind, ServiceCheck};
 
@@ -23,11 +23,6 @@ impl Aggregator {
             tags,
             counters: Counters::default(),
         }
-    }
-
-    /// The tags added to everything this instance sends.
-    pub fn tags(&self) -> &[String] {
-        &self.tags
     }
 
     /// Series for one run at `timestamp_ms`. Counters yield nothing on their first run and

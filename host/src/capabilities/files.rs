@@ -10,7 +10,7 @@ use crate::runtime::{HostState, wit};
 use wit::files::MatchedFile;
 
 /// Largest file (or part of one) a single read returns.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Most files one `read-matching` call returns.
 const MAX_MATCHES: usize = 100_000;

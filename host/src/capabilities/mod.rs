@@ -8,4 +8,3 @@ mod files;
 mod fs_usage;
 
 pub use exec::run_command;
-pub use files::MAX_FILE_BYTES;
