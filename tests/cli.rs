@@ -107,7 +107,7 @@ fn inspect_shows_world_imports_and_describe() {
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
-        "world:    a wasmon check (wasmon:check@0.1.0)",
+        "world:    a wasmon check (wasmon:check@0.1.0), world `host-stats`",
         "  wasmon:check/files@0.1.0",
         "  wasmon:check/fs-usage@0.1.0",
         "  wasmon:check/emit@0.1.0",
@@ -125,6 +125,10 @@ fn inspect_shows_world_imports_and_describe() {
         !stdout.contains("wasmon:check/files") && !stdout.contains("fs-usage"),
         "{stdout}"
     );
+    assert!(stdout.contains("world `plain-check`"), "{stdout}");
+    let shell = common::guest("shell");
+    let out = layout.wasmon(&["inspect", shell.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("world `command-check`"));
     let core = layout.module("core", b"\0asm\x01\0\0\0");
     let out = layout.wasmon(&["inspect", core.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -6,6 +6,22 @@ use std::process::ExitCode;
 use crate::catalog::load_module_file;
 use crate::runtime::{Runtime, WIT_PACKAGE, describe};
 
+/// The narrowest world of wit/worlds.wit that holds every wasmon interface the component imports.
+fn world(imports: &[&str]) -> &'static str {
+    let uses = |interface: &str| {
+        imports
+            .iter()
+            .any(|i| i.starts_with(&format!("wasmon:check/{interface}@")))
+    };
+    let stats = uses("files") || uses("fs-usage");
+    match (stats, uses("exec")) {
+        (false, false) => "plain-check",
+        (true, false) => "host-stats",
+        (false, true) => "command-check",
+        (true, true) => "full-check",
+    }
+}
+
 /// Prints the component's identity, world, imports, exports and `describe`.
 pub async fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new()?;
@@ -16,7 +32,10 @@ pub async fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
     println!("size:     {} bytes", module.size);
     println!("sha256:   {}", module.sha256);
     println!("compiled: in {:?}", module.compile_time);
-    println!("world:    a wasmon check ({WIT_PACKAGE}): exports wasmon:check/check");
+    println!(
+        "world:    a wasmon check ({WIT_PACKAGE}), world `{}`",
+        world(&module.capability_imports())
+    );
     println!("imports:");
     for import in &module.imports {
         println!("  {import}");
