@@ -197,7 +197,8 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_file() {
-        let dir = tempdir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let path = write(
             &dir,
             "conf_d: my.d\nchecks_d: [a, /abs]\ntags: [env:test]\n",
@@ -211,7 +212,8 @@ mod tests {
 
     #[test]
     fn unknown_field_is_named_with_its_line() {
-        let dir = tempdir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let path = write(&dir, "tags: []\nconfd: x\n");
         let e = AgentConfig::read(&path).unwrap_err();
         assert_eq!(e.line, Some(2));
@@ -223,13 +225,25 @@ mod tests {
         assert!(e.message.contains("unknown variant `kafka`"), "{e}");
     }
 
-    pub(crate) fn tempdir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "wasmon-test-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    #[test]
+    fn the_readme_example_shows_the_defaults() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("`wasmon.yaml` is the agent's:")
+            .expect("the README shows wasmon.yaml");
+        let block = &readme[start..];
+        let yaml = &block[block.find("```yaml\n").unwrap() + 8..];
+        let yaml = &yaml[..yaml.find("```").unwrap()];
+        let shown: AgentConfig = serde_yaml::from_str(yaml).unwrap();
+        let default = AgentConfig::default();
+        assert_eq!(shown.proc_root, default.proc_root);
+        assert_eq!(shown.sys_root, default.sys_root);
+        assert_eq!(shown.rescan_secs, default.rescan_secs);
+        assert_eq!(shown.control.listen, default.control.listen);
+        let (s, d) = (&shown.defaults, &default.defaults);
+        assert_eq!(
+            (s.memory_mib, s.max_samples, s.jitter),
+            (d.memory_mib, d.max_samples, d.jitter)
+        );
     }
 }
