@@ -197,6 +197,18 @@ fn a_config_edit_restarts_only_that_instance() {
         runs(0),
         runs(1)
     );
+    // SIGHUP rescans (and does not end the agent, as it would without a handler).
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &agent.pid().to_string()])
+        .status();
+    assert!(
+        agent
+            .wait_for_stderr(10 * SECOND, |l| l.contains("SIGHUP: reloading"))
+            .is_some()
+    );
+    let count = agent.stdout().len();
+    let printing = wait_for(5 * SECOND, || (agent.stdout().len() > count).then_some(()));
+    assert!(printing.is_some(), "the agent stopped running after SIGHUP");
     assert!(agent.stop());
 }
 
