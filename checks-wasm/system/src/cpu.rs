@@ -28,29 +28,17 @@ impl Times {
         if fields.len() < 4 {
             return Err("cpu line has fewer than 4 fields".into());
         }
-        let [
-            user,
-            nice,
-            system,
-            idle,
-            iowait,
-            irq,
-            softirq,
-            steal,
-            guest,
-            guest_nice,
-        ] = v;
         Ok(Self {
-            user,
-            nice,
-            system,
-            idle,
-            iowait,
-            irq,
-            softirq,
-            steal,
-            guest,
-            guest_nice,
+            user: v[0],
+            nice: v[1],
+            system: v[2],
+            idle: v[3],
+            iowait: v[4],
+            irq: v[5],
+            softirq: v[6],
+            steal: v[7],
+            guest: v[8],
+            guest_nice: v[9],
         })
     }
 

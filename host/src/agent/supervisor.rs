@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::status::{InstanceReport, StatusReport};
-use crate::catalog::{ModuleCache, Origin, config_files, prepare_instance};
+use crate::catalog::{ModuleCache, Origin, config_files, missing_module, prepare_instance};
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
@@ -108,11 +108,7 @@ impl Supervisor {
                 }
             };
             let Some(module_path) = self.config.find_module(&file.check) else {
-                problems.push(format!(
-                    "{}: no module `{}.wasm` in checks_d",
-                    path.display(),
-                    file.check
-                ));
+                problems.push(missing_module(&self.config, &file));
                 continue;
             };
             match self.refresh_module(&file.check, &module_path).await {

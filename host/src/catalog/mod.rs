@@ -87,17 +87,7 @@ async fn load_module(
     file: &CheckFile,
 ) -> Result<CheckModule, String> {
     let Some(path) = config.find_module(&file.check) else {
-        let searched: Vec<String> = config
-            .checks_d
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect();
-        return Err(format!(
-            "{}: no module `{}.wasm` in checks_d (searched {})",
-            file.path.display(),
-            file.check,
-            searched.join(", ")
-        ));
+        return Err(missing_module(config, file));
     };
     let (engine, cache) = (runtime.engine().clone(), cache.clone());
     tokio::task::spawn_blocking(move || cache.load(&engine, &path))
@@ -105,6 +95,21 @@ async fn load_module(
         .map_err(|e| format!("compiling a module failed: {e}"))?
         .map(|(module, _)| module)
         .map_err(|e| e.to_string())
+}
+
+/// `conf.d/x.yaml: no module `x.wasm` in checks_d (searched ...)`.
+pub fn missing_module(config: &AgentConfig, file: &CheckFile) -> String {
+    let searched: Vec<String> = config
+        .checks_d
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(
+        "{}: no module `{}.wasm` in checks_d (searched {})",
+        file.path.display(),
+        file.check,
+        searched.join(", ")
+    )
 }
 
 /// Compiles one `.wasm` on a blocking thread.

@@ -110,9 +110,8 @@ async fn prepare_one(
         task: InstanceTask {
             instance: checked,
             schedule,
-            timeout: instance
-                .timeout
-                .unwrap_or_else(|| AgentConfig::default_timeout(interval)),
+            // A run may take up to its interval unless the instance says otherwise.
+            timeout: instance.timeout.unwrap_or(interval),
             aggregator: Aggregator::new(tags),
             identity: vec![
                 format!("check:{}", file.check),

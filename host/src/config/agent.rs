@@ -1,7 +1,6 @@
 //! The agent's own configuration, `wasmon.yaml`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -177,11 +176,6 @@ impl AgentConfig {
             .iter()
             .map(|d| d.join(&file))
             .find(|p| p.is_file())
-    }
-
-    /// The default run timeout for an interval: the interval itself.
-    pub fn default_timeout(interval: Duration) -> Duration {
-        interval
     }
 }
 

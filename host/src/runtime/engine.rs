@@ -4,7 +4,12 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Duration;
 
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
+
+use super::HostState;
+use super::bindings::FullCheckPre;
+use super::linker::{LinkSet, Linkers};
 
 /// How often the epoch advances: the granularity of time limits and of yields to tokio.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -13,6 +18,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
+    linkers: Arc<Linkers>,
     _ticker: Arc<Ticker>,
 }
 
@@ -33,6 +39,7 @@ impl Runtime {
         spawn_ticker(engine.weak(), Arc::downgrade(&ticker))?;
         Ok(Self {
             engine,
+            linkers: Arc::default(),
             _ticker: ticker,
         })
     }
@@ -40,6 +47,15 @@ impl Runtime {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// `component` pre-linked with exactly the capabilities in `link`.
+    pub(crate) fn pre(
+        &self,
+        link: LinkSet,
+        component: &Component,
+    ) -> anyhow::Result<FullCheckPre<HostState>> {
+        self.linkers.pre(&self.engine, link, component)
     }
 }
 

@@ -71,21 +71,7 @@ impl CheckInstance {
     ) -> Result<Self, InstanceError> {
         let link = LinkSet::granted(&spec.capabilities.grants);
         module.check_grants(link)?;
-        let start = |e: anyhow::Error| InstanceError::Start(RunError::Trap(format!("{e:#}")));
-        let linker = link.linker(runtime.engine()).map_err(start)?;
-        let pre = linker
-            .instantiate_pre(&module.component)
-            .and_then(HostPre::new)
-            .map_err(|e| start(e.into()))?;
-        Self::from_pre(runtime, pre, spec).await
-    }
-
-    /// Builds an instance from a pre-linked component.
-    pub(crate) async fn from_pre(
-        runtime: &Runtime,
-        pre: HostPre<HostState>,
-        spec: InstanceSpec,
-    ) -> Result<Self, InstanceError> {
+        let pre = link_component(runtime, module, link)?;
         let mut live = instantiate(runtime, &pre, &spec)
             .await
             .map_err(InstanceError::Start)?;
@@ -174,12 +160,7 @@ pub async fn describe(
     runtime: &Runtime,
     module: &CheckModule,
 ) -> Result<Descriptor, InstanceError> {
-    let start = |e: anyhow::Error| InstanceError::Start(RunError::Trap(format!("{e:#}")));
-    let linker = LinkSet::all().linker(runtime.engine()).map_err(start)?;
-    let pre = linker
-        .instantiate_pre(&module.component)
-        .and_then(HostPre::new)
-        .map_err(|e| start(e.into()))?;
+    let pre = link_component(runtime, module, LinkSet::all())?;
     let spec = InstanceSpec {
         label: "inspect".into(),
         capabilities: Arc::default(),
@@ -195,6 +176,17 @@ pub async fn describe(
     call_describe(&mut live, spec.start_timeout)
         .await
         .map_err(InstanceError::Start)
+}
+
+/// The component pre-linked with the capabilities in `link`.
+fn link_component(
+    runtime: &Runtime,
+    module: &CheckModule,
+    link: LinkSet,
+) -> Result<HostPre<HostState>, InstanceError> {
+    runtime
+        .pre(link, &module.component)
+        .map_err(|e| InstanceError::Start(RunError::Trap(format!("{e:#}"))))
 }
 
 async fn instantiate(

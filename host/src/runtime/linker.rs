@@ -1,8 +1,12 @@
 //! Linkers that provide an instance exactly the capabilities its config grants.
 
-use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::bindings::FullCheckPre;
 use super::{HostState, wit};
 use crate::config::Grants;
 
@@ -38,7 +42,7 @@ impl LinkSet {
 
     /// A linker with WASI (no files, no network, no environment), `emit`, and the
     /// capabilities in this set.
-    pub fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
@@ -53,5 +57,27 @@ impl LinkSet {
             wit::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         }
         Ok(linker)
+    }
+}
+
+/// One linker per capability set, built on first use and shared by every instance: linking
+/// WASI and the wasmon interfaces is the same work for every instance with the same grants.
+#[derive(Default)]
+pub struct Linkers(Mutex<HashMap<LinkSet, Linker<HostState>>>);
+
+impl Linkers {
+    /// `component` pre-linked with the capabilities in `link`.
+    pub fn pre(
+        &self,
+        engine: &Engine,
+        link: LinkSet,
+        component: &Component,
+    ) -> anyhow::Result<FullCheckPre<HostState>> {
+        let mut linkers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let linker = match linkers.entry(link) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(link.linker(engine)?),
+        };
+        Ok(FullCheckPre::new(linker.instantiate_pre(component)?)?)
     }
 }
