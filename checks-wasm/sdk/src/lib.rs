@@ -45,6 +45,7 @@ pub mod bindings {
 pub use bindings::wasmon::check::exec;
 pub use bindings::wasmon::check::files;
 pub use bindings::wasmon::check::fs_usage;
+pub use bindings::wasmon::check::mysql;
 pub use bindings::wasmon::check::types::{
     CheckError, Descriptor, LogLevel, MetricKind, Sample, ServiceCheck, Status,
 };
@@ -52,14 +53,45 @@ pub use check::{Check, NoConfig};
 pub use config::parse_config;
 pub use output::Output;
 
-/// Writes one line to the agent's log, tagged with this check instance.
+/// Writes one line to the agent's log, tagged with this check instance. Natively (in unit
+/// tests) the line is kept for [`testing::take_logs`].
 pub fn log(level: LogLevel, message: &str) {
+    #[cfg(target_family = "wasm")]
     bindings::wasmon::check::emit::log(level, message);
+    #[cfg(not(target_family = "wasm"))]
+    testing::LOGS.with_borrow_mut(|logs| logs.push((level, message.to_string())));
 }
 
-/// Records a fact about what is monitored, such as a server's version.
+/// Records a fact about what is monitored, such as a server's version. Natively (in unit
+/// tests) it is kept for [`testing::take_metadata`].
 pub fn metadata(key: &str, value: &str) {
+    #[cfg(target_family = "wasm")]
     bindings::wasmon::check::emit::set_metadata(key, value);
+    #[cfg(not(target_family = "wasm"))]
+    testing::METADATA.with_borrow_mut(|m| m.push((key.to_string(), value.to_string())));
+}
+
+/// What a check logged and recorded when its logic runs natively, in unit tests.
+#[cfg(not(target_family = "wasm"))]
+pub mod testing {
+    use std::cell::RefCell;
+
+    use crate::LogLevel;
+
+    thread_local! {
+        pub(crate) static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
+        pub(crate) static METADATA: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The lines logged on this thread since the last call.
+    pub fn take_logs() -> Vec<(LogLevel, String)> {
+        LOGS.take()
+    }
+
+    /// The metadata recorded on this thread since the last call.
+    pub fn take_metadata() -> Vec<(String, String)> {
+        METADATA.take()
+    }
 }
 
 impl Descriptor {

@@ -78,6 +78,12 @@ enum Command {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        // A one-shot command piped into `head` ends quietly when the pipe closes, as
+        // Unix tools do; the daemon keeps ignoring SIGPIPE.
+        // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
