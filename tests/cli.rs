@@ -126,6 +126,10 @@ fn inspect_shows_world_imports_and_describe() {
         "{stdout}"
     );
     assert!(stdout.contains("world `plain-check`"), "{stdout}");
+    let out = layout.wasmon(&["inspect", common::guest("mysql").to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("world `mysql-check`"), "{stdout}");
+    assert!(stdout.contains("  wasmon:check/mysql@0.1.0"), "{stdout}");
     let shell = common::guest("shell");
     let out = layout.wasmon(&["inspect", shell.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("world `command-check`"));
@@ -135,4 +139,29 @@ fn inspect_shows_world_imports_and_describe() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component")
     );
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::io::Read;
+    let layout = Layout::new("");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmon"))
+        .arg("--config")
+        .arg(layout.config())
+        .args(["inspect", common::guest("mysql").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the pipe before anything is printed, as `| head` does once it has enough.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

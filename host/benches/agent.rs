@@ -41,11 +41,7 @@ fn report(what: &str, samples: Vec<Duration>) {
 fn spec(label: &str, grants: Grants, instance_config: &str) -> InstanceSpec {
     InstanceSpec {
         label: label.into(),
-        capabilities: Arc::new(Capabilities {
-            grants,
-            proc_root: "/proc".into(),
-            sys_root: "/sys".into(),
-        }),
+        capabilities: Arc::new(Capabilities::new(grants, "/proc".into(), "/sys".into())),
         memory_bytes: 64 << 20,
         max_samples: 100_000,
         init_config: "null".into(),

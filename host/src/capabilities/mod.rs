@@ -6,5 +6,7 @@ mod emit;
 mod exec;
 mod files;
 mod fs_usage;
+mod mysql;
 
 pub use exec::run_command;
+pub use mysql::MysqlClient;

@@ -74,11 +74,11 @@ async fn prepare_one(
     let limits = &instance.limits;
     let spec = InstanceSpec {
         label,
-        capabilities: Arc::new(Capabilities {
-            grants: instance.grants.clone(),
-            proc_root: config.proc_root.clone(),
-            sys_root: config.sys_root.clone(),
-        }),
+        capabilities: Arc::new(Capabilities::new(
+            instance.grants.clone(),
+            config.proc_root.clone(),
+            config.sys_root.clone(),
+        )),
         memory_bytes: limits.memory_mib.unwrap_or(config.defaults.memory_mib) as usize
             * 1024
             * 1024,

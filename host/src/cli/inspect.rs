@@ -14,11 +14,12 @@ fn world(imports: &[&str]) -> &'static str {
             .any(|i| i.starts_with(&format!("wasmon:check/{interface}@")))
     };
     let stats = uses("files") || uses("fs-usage");
-    match (stats, uses("exec")) {
-        (false, false) => "plain-check",
-        (true, false) => "host-stats",
-        (false, true) => "command-check",
-        (true, true) => "full-check",
+    match (stats, uses("exec"), uses("mysql")) {
+        (false, false, false) => "plain-check",
+        (true, false, false) => "host-stats",
+        (false, true, false) => "command-check",
+        (false, false, true) => "mysql-check",
+        _ => "full-check",
     }
 }
 

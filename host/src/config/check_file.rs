@@ -13,9 +13,11 @@ use serde_json::{Map, Value};
 
 use super::error::ConfigErrors;
 use super::grants::GrantsConfig;
-use super::{CommandGrant, CommandLine, ConfigError, ExecOptions, Grants, yaml};
+use super::mysql::{ConnectionKeys, SECRET_KEYS};
+use super::{CommandGrant, CommandLine, ConfigError, ExecOptions, Grants, MysqlGrant, yaml};
 
-/// Keys of an instance that belong to the host, never passed to the check.
+/// Keys of an instance that belong to the host, never passed to the check (with the MySQL
+/// connection's secrets, [`SECRET_KEYS`]).
 pub const HOST_KEYS: [&str; 8] = [
     "min_collection_interval",
     "timeout",
@@ -54,6 +56,9 @@ struct HostKeys {
     /// How that command runs.
     #[serde(default)]
     exec: Option<ExecOptions>,
+    /// The MySQL server the instance may query.
+    #[serde(flatten)]
+    mysql: ConnectionKeys,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,8 +157,8 @@ impl CheckFile {
             .enumerate()
         {
             let fingerprint = fingerprint(&checks.init_config, &own);
-            for key in HOST_KEYS {
-                own.remove(key);
+            for key in HOST_KEYS.iter().chain(&SECRET_KEYS) {
+                own.remove(*key);
             }
             let mut fail = |field: &str, message: String| {
                 let field = format!("instances[{index}].{field}");
@@ -195,6 +200,10 @@ impl CheckFile {
                 }
                 (None, Some(_)) => fail("exec", "is set but there is no `command` to run".into()),
                 (None, None) => {}
+            }
+            match MysqlGrant::parse(&host.mysql) {
+                Ok(grant) => grants.mysql = grant,
+                Err(problems) => problems.into_iter().for_each(|(f, m)| fail(&f, m)),
             }
             instances.push(InstanceConfig {
                 index,

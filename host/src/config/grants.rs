@@ -55,6 +55,8 @@ pub struct Grants {
     pub fs_usage: bool,
     /// The command the check may run (the instance's `command:`).
     pub command: Option<super::CommandGrant>,
+    /// The MySQL server the check may query (the instance's `host`/`sock` and login).
+    pub mysql: Option<super::MysqlGrant>,
 }
 
 const MATCH: glob::MatchOptions = glob::MatchOptions {
@@ -82,6 +84,7 @@ impl Grants {
                 files,
                 fs_usage: config.fs_usage,
                 command: None,
+                mysql: None,
             })
         } else {
             Err(errors)
@@ -118,6 +121,9 @@ impl Grants {
                 command.display(),
                 command.timeout
             ));
+        }
+        if let Some(mysql) = &self.mysql {
+            lines.push(format!("query {}", mysql.display()));
         }
         lines
     }

@@ -5,6 +5,7 @@ mod check_file;
 mod command;
 mod error;
 mod grants;
+mod mysql;
 mod yaml;
 
 pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults, SinkConfig};
@@ -12,3 +13,4 @@ pub use check_file::{CheckFile, InstanceConfig, Limits};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::ConfigError;
 pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};
+pub use mysql::{MysqlGrant, ServerAddress, SslConfig};

@@ -3,6 +3,6 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "full-check",
-    imports: { "wasmon:check/exec": async },
+    imports: { "wasmon:check/exec": async, "wasmon:check/mysql": async },
     exports: { default: async },
 });

@@ -3,13 +3,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::GuestOutput;
+use crate::capabilities::MysqlClient;
 use crate::config::Grants;
 use crate::model::{Sample, ServiceCheck};
 
@@ -22,6 +23,21 @@ pub struct Capabilities {
     pub proc_root: PathBuf,
     /// Where the host's /sys is.
     pub sys_root: PathBuf,
+    /// The MySQL server, from the instance's connection keys.
+    pub mysql: Option<MysqlClient>,
+}
+
+impl Capabilities {
+    /// The capabilities `grants` allow; a MySQL server is connected to on first use.
+    pub fn new(grants: Grants, proc_root: PathBuf, sys_root: PathBuf) -> Self {
+        let mysql = grants.mysql.clone().map(MysqlClient::new);
+        Self {
+            grants,
+            proc_root,
+            sys_root,
+            mysql,
+        }
+    }
 }
 
 /// What one run produced.
@@ -39,6 +55,8 @@ pub struct RunOutput {
     pub first_problem: Option<String>,
     /// Samples dropped because the run passed its sample limit.
     pub over_limit: usize,
+    /// Time spent in the host's capability calls (queries, commands).
+    pub host_time: Duration,
 }
 
 /// The memory limit of a Store; growing past it traps with [`MemoryLimitExceeded`].

@@ -19,6 +19,8 @@ pub struct LinkSet {
     pub fs_usage: bool,
     /// `wasmon:check/exec`.
     pub exec: bool,
+    /// `wasmon:check/mysql`.
+    pub mysql: bool,
 }
 
 impl LinkSet {
@@ -28,6 +30,7 @@ impl LinkSet {
             files: !grants.files.is_empty(),
             fs_usage: grants.fs_usage,
             exec: grants.command.is_some(),
+            mysql: grants.mysql.is_some(),
         }
     }
 
@@ -37,6 +40,7 @@ impl LinkSet {
             files: true,
             fs_usage: true,
             exec: true,
+            mysql: true,
         }
     }
 
@@ -55,6 +59,9 @@ impl LinkSet {
         }
         if self.exec {
             wit::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        }
+        if self.mysql {
+            wit::mysql::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         }
         Ok(linker)
     }

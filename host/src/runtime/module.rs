@@ -15,12 +15,13 @@ pub const WIT_PACKAGE: &str = "wasmon:check@0.1.0";
 pub const CHECK_EXPORT: &str = "wasmon:check/check@0.1.0";
 
 /// wasmon interfaces a check may import, and the grant each needs (`None`: always linked).
-const WASMON_IMPORTS: [(&str, Option<Capability>); 5] = [
+const WASMON_IMPORTS: [(&str, Option<Capability>); 6] = [
     ("wasmon:check/types@0.1.0", None),
     ("wasmon:check/emit@0.1.0", None),
     ("wasmon:check/files@0.1.0", Some(Capability::Files)),
     ("wasmon:check/fs-usage@0.1.0", Some(Capability::FsUsage)),
     ("wasmon:check/exec@0.1.0", Some(Capability::Exec)),
+    ("wasmon:check/mysql@0.1.0", Some(Capability::Mysql)),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +29,7 @@ enum Capability {
     Files,
     FsUsage,
     Exec,
+    Mysql,
 }
 
 /// A compiled check component.
@@ -150,6 +152,13 @@ impl CheckModule {
                         import: name.into(),
                         grant: "command",
                         hint: "command: ...",
+                    });
+                }
+                Some(Capability::Mysql) if !linked.mysql => {
+                    return Err(InstanceError::NotGranted {
+                        import: name.into(),
+                        grant: "MySQL server",
+                        hint: "host: ... (or sock: ...), user: ..., pass: ...",
                     });
                 }
                 _ => {}

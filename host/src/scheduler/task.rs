@@ -147,6 +147,11 @@ impl InstanceTask {
                 MetricKind::Gauge,
                 report.duration.as_secs_f64(),
             ),
+            own(
+                "wasmon.check.host_call_time",
+                MetricKind::Gauge,
+                output.host_time.as_secs_f64(),
+            ),
             own("wasmon.check.samples", MetricKind::Gauge, produced),
             own(
                 "wasmon.check.invalid_samples",
