@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 9] = [
+const GUESTS: [&str; 10] = [
     "wasmon-check-system",
     "wasmon-check-shell",
+    "wasmon-check-mysql",
     "wasmon-test-guest-emit",
     "wasmon-test-guest-emit-v2",
     "wasmon-test-guest-trap",
@@ -23,10 +24,13 @@ const GUESTS: [&str; 9] = [
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Debian packages the tests use, with a file each installs.
-const TEST_PACKAGES: &[(&str, &str)] = &[(
-    "monitoring-plugins-basic",
-    "/usr/lib/nagios/plugins/check_load",
-)];
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    (
+        "monitoring-plugins-basic",
+        "/usr/lib/nagios/plugins/check_load",
+    ),
+    ("mariadb-server", "/usr/sbin/mariadbd"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

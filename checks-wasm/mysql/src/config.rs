@@ -1,0 +1,188 @@
+//! An instance of the mysql check, shaped like Datadog's `conf.d/mysql.yaml`. The host reads
+//! the connection keys and keeps the secrets; the check sees `host`, `port`, `sock` and `user`.
+
+use serde::Deserialize;
+use wasmon_sdk::CheckError;
+
+/// One entry of `instances`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// Server host (the host connects; the check tags service checks with it).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Server port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Unix socket of a local server.
+    #[serde(default)]
+    pub sock: Option<String>,
+    /// Login user (for messages only).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Which metric families to collect beyond the defaults.
+    #[serde(default)]
+    pub options: Options,
+    /// Custom queries whose columns become metrics and tags.
+    #[serde(default)]
+    pub queries: Vec<CustomQuery>,
+}
+
+/// `options:`, as in Datadog's check.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Replica lag, replica threads and connected replicas.
+    pub replication: bool,
+    /// Galera cluster status (`wsrep_*`).
+    pub galera_cluster: bool,
+    /// Handlers, selects, sorts, query cache details, table cache hits and misses.
+    pub extra_status_metrics: bool,
+    /// Every InnoDB counter, from status variables and `SHOW ENGINE INNODB STATUS`.
+    pub extra_innodb_metrics: bool,
+    /// Query run time per schema, the digest 95th percentile and connections per user
+    /// (needs `performance_schema`).
+    pub extra_performance_metrics: bool,
+    /// Size of each schema.
+    pub schema_size_metrics: bool,
+    /// Data and index size of each table.
+    pub table_size_metrics: bool,
+    /// Rows read and changed per table (MariaDB with `userstat=1`, Percona Server).
+    pub table_rows_stats_metrics: bool,
+    /// Size of each InnoDB index, and reads, updates and deletes through it (the latter need
+    /// `performance_schema`).
+    pub index_metrics: bool,
+    /// Skip InnoDB entirely (servers without it).
+    pub disable_innodb_metrics: bool,
+}
+
+/// One custom query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomQuery {
+    /// The statement.
+    pub query: String,
+    /// One entry per column of the result, in order; an empty entry skips its column.
+    pub columns: Vec<Column>,
+    /// Tags added to every metric of the query.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// What a column of a custom query is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Metric name after `mysql.`, or the tag key.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `gauge`, `rate`, `count`, `monotonic_count` or `tag`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<ColumnKind>,
+}
+
+/// The kind of a custom query column.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// A value as it is.
+    Gauge,
+    /// A counter sent as a per-second rate.
+    Rate,
+    /// A number of events.
+    Count,
+    /// A counter sent as its increase.
+    MonotonicCount,
+    /// The column's text becomes the tag `name:value`.
+    Tag,
+}
+
+impl Instance {
+    /// Problems serde cannot see, each naming its field.
+    pub fn validate(&self) -> Result<(), CheckError> {
+        for (i, q) in self.queries.iter().enumerate() {
+            if q.query.trim().is_empty() {
+                return Err(CheckError::Config(format!("queries[{i}].query: is empty")));
+            }
+            if q.columns.is_empty() {
+                return Err(CheckError::Config(format!(
+                    "queries[{i}].columns: list one entry per column of the result"
+                )));
+            }
+            for (j, c) in q.columns.iter().enumerate() {
+                if c.name.is_some() != c.kind.is_some() {
+                    return Err(CheckError::Config(format!(
+                        "queries[{i}].columns[{j}]: give both `name` and `type`, or neither to skip the column"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tags of service checks: `server:` and `port:`, as Datadog's check sets them.
+    pub fn service_tags(&self) -> Vec<String> {
+        let server = self.host.as_deref().unwrap_or("localhost");
+        let port = match (&self.sock, self.port) {
+            (Some(_), _) if self.host.is_none() => "unix_socket".to_string(),
+            (_, port) => port.unwrap_or(3306).to_string(),
+        };
+        vec![format!("server:{server}"), format!("port:{port}")]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmon_sdk::parse_config;
+
+    fn message(e: CheckError) -> String {
+        match e {
+            CheckError::Config(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn datadog_shape_parses() {
+        let i: Instance = parse_config(
+            "instance",
+            r#"{"host":"127.0.0.1","port":3307,"user":"datadog",
+                "options":{"replication":true,"extra_innodb_metrics":true},
+                "queries":[{"query":"SELECT a, b FROM t","columns":[{"name":"t.a","type":"gauge"},{"name":"b","type":"tag"}],"tags":["k:v"]}]}"#,
+        )
+        .unwrap();
+        i.validate().unwrap();
+        assert!(i.options.replication && i.options.extra_innodb_metrics);
+        assert_eq!(i.queries[0].columns[1].kind, Some(ColumnKind::Tag));
+        assert_eq!(i.service_tags(), ["server:127.0.0.1", "port:3307"]);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e =
+            parse_config::<Instance>("instance", r#"{"options":{"replicaton":true}}"#).unwrap_err();
+        assert!(message(e).contains("options"), "names the section");
+        let e = parse_config::<Instance>(
+            "instance",
+            r#"{"queries":[{"query":"SELECT 1","columns":[{"name":"x","type":"histogram"}]}]}"#,
+        )
+        .unwrap_err();
+        assert!(message(e).contains("queries[0].columns[0].type"));
+        let i: Instance = parse_config(
+            "instance",
+            r#"{"queries":[{"query":"SELECT 1","columns":[{"name":"x"}]}]}"#,
+        )
+        .unwrap();
+        assert!(message(i.validate().unwrap_err()).starts_with("queries[0].columns[0]"));
+    }
+
+    #[test]
+    fn socket_servers_are_tagged_as_such() {
+        let i = Instance {
+            sock: Some("/run/mysqld/mysqld.sock".into()),
+            ..Instance::default()
+        };
+        assert_eq!(i.service_tags(), ["server:localhost", "port:unix_socket"]);
+    }
+}

@@ -1,0 +1,168 @@
+//! The whole check over a canned server.
+
+use wasmon_sdk::testing::{take_logs, take_metadata};
+use wasmon_sdk::{MetricKind, Output, Status};
+
+use crate::config::Options;
+use crate::db::fake::FakeDb;
+use crate::{Instance, Mysql, queries};
+
+fn server() -> FakeDb {
+    let mut db = FakeDb::default();
+    db.answer(
+        &queries::status_statement(&Options::default()),
+        &["Variable_name", "Value"],
+        &[
+            &["Com_insert", "5"],
+            &["Open_tables", "10"],
+            &["Threads_connected", "3"],
+            &["Innodb_page_size", "16384"],
+            &["Innodb_buffer_pool_pages_total", "100"],
+            &["Innodb_buffer_pool_pages_free", "25"],
+            &["Key_blocks_unused", "96"],
+            &["Qcache_hits", "0"],
+            &["Qcache_inserts", "0"],
+            &["Qcache_not_cached", "4"],
+            &["Uptime", "3600"],
+        ],
+    );
+    let variables: &[&[&str]] = &[
+        &["version", "10.11.6-MariaDB-log"],
+        &["version_comment", "Debian 12"],
+        &["innodb_buffer_pool_size", "134217728"],
+        &["log_bin", "OFF"],
+        &["max_connections", "151"],
+        &["key_buffer_size", "131072"],
+        &["key_cache_block_size", "1024"],
+        &["sql_mode", "STRICT_TRANS_TABLES"],
+    ];
+    db.answer(
+        "SHOW GLOBAL VARIABLES",
+        &["Variable_name", "Value"],
+        variables,
+    );
+    // Later runs read the variables the check uses, by name, in the check's order.
+    let known: Vec<&str> = queries::VARIABLES
+        .into_iter()
+        .filter(|v| variables.iter().any(|row| row[0] == *v))
+        .collect();
+    let values: Vec<&str> = known
+        .iter()
+        .map(|k| variables.iter().find(|row| row[0] == *k).unwrap()[1])
+        .collect();
+    db.answer(&queries::variables_statement(&known), &known, &[&values]);
+    db
+}
+
+fn with_innodb_status(mut db: FakeDb) -> FakeDb {
+    let text = include_str!("../tests/fixtures/innodb_status_mariadb_1011.txt");
+    db.answer(
+        "SHOW ENGINE INNODB STATUS",
+        &["Type", "Name", "Status"],
+        &[&["InnoDB", "", text]],
+    );
+    db
+}
+
+fn value(out: &Output, name: &str) -> Option<(MetricKind, f64)> {
+    out.samples()
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| (s.kind, s.value))
+}
+
+#[test]
+fn a_run_reports_status_variables_innodb_and_metadata() {
+    let mut check = Mysql::with_db(Instance::default(), with_innodb_status(server()));
+    let mut out = Output::new(0);
+    check.collect(&mut out).unwrap();
+    assert_eq!(
+        value(&out, "mysql.performance.com_insert"),
+        Some((MetricKind::Rate, 5.0))
+    );
+    assert_eq!(
+        value(&out, "mysql.performance.open_tables"),
+        Some((MetricKind::Gauge, 10.0))
+    );
+    assert_eq!(
+        value(&out, "mysql.net.max_connections_available"),
+        Some((MetricKind::Gauge, 151.0))
+    );
+    assert_eq!(
+        value(&out, "mysql.performance.key_cache_utilization"),
+        Some((MetricKind::Gauge, 0.25))
+    );
+    // The InnoDB status text gives the buffer pool pages; bytes and utilisation follow.
+    assert_eq!(
+        value(&out, "mysql.innodb.buffer_pool_total"),
+        Some((MetricKind::Gauge, 8112.0 * 16384.0))
+    );
+    assert_eq!(
+        value(&out, "mysql.performance.qcache.utilization"),
+        Some((MetricKind::Gauge, 0.0))
+    );
+    // Extra InnoDB metrics are off by default.
+    assert_eq!(value(&out, "mysql.innodb.history_list_length"), None);
+    let sc = &out.service_checks()[0];
+    assert_eq!(
+        (sc.name.as_str(), sc.status, sc.tags.clone()),
+        (
+            "mysql.can_connect",
+            Status::Ok,
+            vec!["server:localhost".to_string(), "port:3306".to_string()]
+        )
+    );
+    let metadata = take_metadata();
+    assert!(metadata.contains(&("version".into(), "10.11.6".into())));
+    assert!(metadata.contains(&("flavor".into(), "MariaDB".into())));
+    // The second run reads only the variables it uses, and sends metadata again only when
+    // the version changes.
+    let mut out = Output::new(1);
+    check.collect(&mut out).unwrap();
+    assert_eq!(
+        value(&out, "mysql.net.max_connections_available"),
+        Some((MetricKind::Gauge, 151.0))
+    );
+    assert!(take_metadata().is_empty());
+    assert_eq!(
+        check
+            .db
+            .asked
+            .iter()
+            .filter(|q| *q == "SHOW GLOBAL VARIABLES")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_missing_privilege_loses_one_family_and_warns_once() {
+    let mut check = Mysql::with_db(Instance::default(), server());
+    for run in 0..3 {
+        let mut out = Output::new(run);
+        check.collect(&mut out).unwrap();
+        assert!(value(&out, "mysql.performance.com_insert").is_some());
+        assert_eq!(out.service_checks()[0].status, Status::Ok);
+    }
+    let logs = take_logs();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].1.contains("innodb_status"), "{}", logs[0].1);
+    assert!(logs[0].1.contains("grant PROCESS"), "{}", logs[0].1);
+}
+
+#[test]
+fn an_unreachable_server_is_critical_with_its_message() {
+    let mut db = server();
+    db.down = Some("Access denied for user 'dd'@'localhost' (using password: YES)".into());
+    let mut check = Mysql::with_db(Instance::default(), db);
+    let mut out = Output::new(0);
+    assert!(check.collect(&mut out).is_err());
+    let sc = &out.service_checks()[0];
+    assert_eq!(sc.status, Status::Critical);
+    assert!(
+        sc.message.contains("Access denied for user 'dd'"),
+        "{}",
+        sc.message
+    );
+    assert!(out.samples().is_empty());
+}
