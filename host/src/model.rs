@@ -1,6 +1,6 @@
 //! What checks report and what leaves the agent.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a sample becomes a series (mirrors the WIT `metric-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -126,7 +126,7 @@ pub struct ServiceCheck {
 }
 
 /// The kind of a series as backends know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriesKind {
     /// A value at a point in time.
@@ -138,7 +138,7 @@ pub enum SeriesKind {
 }
 
 /// One point of one series, ready for a sink.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// Metric name.
     pub name: String,

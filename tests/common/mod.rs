@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+pub mod victoria;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -152,10 +153,15 @@ impl Layout {
 
     /// Starts `wasmon run --dry-run` in the background.
     pub fn start_agent(&self) -> Agent {
+        self.start_agent_with(&["run", "--dry-run"])
+    }
+
+    /// Starts `wasmon ARGS` in the background.
+    pub fn start_agent_with(&self, args: &[&str]) -> Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wasmon"))
             .arg("--config")
             .arg(self.config())
-            .args(["run", "--dry-run"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,6 +224,14 @@ impl Agent {
     /// Waits (bounded) for the process to exit by itself; its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         wait_for(limit, || self.child.try_wait().ok().flatten()).and_then(|s| s.code())
+    }
+
+    /// Kills the agent with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Let the readers take the last lines out of the pipes.
+        thread::sleep(Duration::from_millis(300));
     }
 
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.

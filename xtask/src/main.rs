@@ -30,6 +30,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
         "/usr/lib/nagios/plugins/check_load",
     ),
     ("mariadb-server", "/usr/sbin/mariadbd"),
+    ("victoria-metrics", "/usr/bin/victoria-metrics"),
 ];
 
 fn main() -> ExitCode {

@@ -2,6 +2,7 @@
 //! reloads when files change (watched), on SIGHUP, on API request, and every `rescan_secs`.
 
 mod pidfile;
+mod self_metrics;
 mod status;
 mod supervisor;
 mod watch;
@@ -63,6 +64,7 @@ pub struct Agent {
     handle: AgentHandle,
     shutdown: CancellationToken,
     task: JoinHandle<Supervisor>,
+    self_metrics: JoinHandle<()>,
     sinks: Sinks,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -93,10 +95,21 @@ impl Agent {
         let rescan = Duration::from_secs(config.rescan_secs.max(1));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve(supervisor, rx, rescan, first, shutdown.clone()));
+        let mut tags = vec![format!("host:{}", config.hostname())];
+        tags.extend(config.tags.iter().cloned());
+        tags.sort();
+        let self_metrics = tokio::spawn(self_metrics::run(
+            sinks.handles(),
+            sinks.sender(),
+            tags,
+            Duration::from_secs_f64(config.self_metrics_secs.clamp(0.1, 86_400.0)),
+            shutdown.clone(),
+        ));
         Self {
             handle: AgentHandle { requests: tx },
             shutdown,
             task,
+            self_metrics,
             sinks,
             _watcher: watcher,
         }
@@ -115,6 +128,7 @@ impl Agent {
             Ok(supervisor) => supervisor.stop(STOP_GRACE).await,
             Err(e) => tracing::error!("the supervisor failed: {e}"),
         }
+        let _ = self.self_metrics.await;
         self.sinks.close().await;
     }
 }

@@ -25,7 +25,8 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let runtime = Runtime::new()?;
-    let agent = Agent::start(config, &runtime, Sinks::start(&sinks)).await;
+    let sinks = Sinks::start(&sinks, &config.data_dir)?;
+    let agent = Agent::start(config, &runtime, sinks).await;
     if let Err(e) = crate::control::start(config, agent.handle()).await {
         tracing::error!("control API not started: {e:#}");
     }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, yaml};
+use super::{ConfigError, SinkConfig, yaml};
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +32,8 @@ pub struct AgentConfig {
     pub control: ControlConfig,
     /// Seconds between full rescans of conf.d and the checks folders, besides watching them.
     pub rescan_secs: u64,
+    /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
+    pub self_metrics_secs: f64,
 }
 
 /// The control API's listening address. It also listens on `<data_dir>/wasmon.sock`; every
@@ -65,6 +67,7 @@ impl Default for AgentConfig {
             sinks: Vec::new(),
             control: ControlConfig::default(),
             rescan_secs: 30,
+            self_metrics_secs: 15.0,
         }
     }
 }
@@ -89,14 +92,6 @@ impl Default for InstanceDefaults {
             jitter: true,
         }
     }
-}
-
-/// One destination for series.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SinkConfig {
-    /// Prints every series and service check to standard output, one line each.
-    Console {},
 }
 
 /// Command-line options that override the config file.
@@ -143,6 +138,15 @@ impl AgentConfig {
         } else {
             yaml::parse(path, &text)?
         };
+        for (i, sink) in config.sinks.iter().enumerate() {
+            if let Some((field, message)) = sink.problems().into_iter().next() {
+                let field = format!("sinks[{i}].{field}");
+                // A missing field is reported on its sink's line.
+                let line = yaml::locate(&text, &field)
+                    .or_else(|| yaml::locate(&text, &format!("sinks[{i}]")));
+                return Err(ConfigError::field(path, line, field, message));
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut config.conf_d,
@@ -233,6 +237,7 @@ mod tests {
         assert_eq!(shown.proc_root, default.proc_root);
         assert_eq!(shown.sys_root, default.sys_root);
         assert_eq!(shown.rescan_secs, default.rescan_secs);
+        assert_eq!(shown.self_metrics_secs, default.self_metrics_secs);
         assert_eq!(shown.control.listen, default.control.listen);
         let (s, d) = (&shown.defaults, &default.defaults);
         assert_eq!(

@@ -6,11 +6,13 @@ mod command;
 mod error;
 mod grants;
 mod mysql;
+mod sinks;
 mod yaml;
 
-pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults, SinkConfig};
+pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults};
 pub use check_file::{CheckFile, InstanceConfig, Limits};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::ConfigError;
 pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};
 pub use mysql::{MysqlGrant, ServerAddress, SslConfig};
+pub use sinks::{Delivery, OpentsdbProtocol, SinkConfig};

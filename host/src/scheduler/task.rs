@@ -163,6 +163,20 @@ impl InstanceTask {
                 MetricKind::Count,
                 skipped as f64,
             ),
+            own("wasmon.check.runs", MetricKind::Count, 1.0),
+            own(
+                "wasmon.check.failures",
+                MetricKind::Count,
+                f64::from(u8::from(report.result.is_err())),
+            ),
+            own(
+                "wasmon.check.timeouts",
+                MetricKind::Count,
+                f64::from(u8::from(matches!(
+                    report.result,
+                    Err(crate::runtime::RunError::Timeout(_))
+                ))),
+            ),
         ]);
         let mut checks = std::mem::take(&mut output.service_checks);
         checks.push(ServiceCheck {

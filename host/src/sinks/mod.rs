@@ -1,62 +1,124 @@
-//! Where payloads go. Every sink runs as its own task behind its own bounded queue, so a slow
-//! sink never holds up another.
+//! Where payloads go. Every sink runs behind its own bounded queue, so a slow or dead sink
+//! never holds up another. Remote sinks write each batch ahead to their own disk buffer under
+//! `<data_dir>/buffer/<sink>` and send from there (see [`delivery`]).
 
 mod console;
+mod datadog;
+mod dedup;
+mod delivery;
+mod influx;
+mod labels;
+mod opentsdb;
+mod prometheus;
+mod remote_write;
+mod stats;
+mod transport;
+mod wal;
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::SinkConfig;
+use crate::config::{Delivery, SinkConfig};
 use crate::model::Payload;
 
 pub use console::{format_series, format_service_check};
+pub use stats::{SinkStats, StatsSnapshot};
 
 /// Payloads a sink's queue holds before senders wait.
 const QUEUE_PAYLOADS: usize = 1024;
 
+/// One sink's queue, and the counters that track what waits in it.
+struct Queue {
+    tx: mpsc::Sender<Arc<Payload>>,
+    stats: Option<Arc<SinkStats>>,
+}
+
 /// Hands payloads to every sink.
 #[derive(Clone)]
 pub struct PayloadSender {
-    queues: Arc<Vec<mpsc::Sender<Arc<Payload>>>>,
+    queues: Arc<Vec<Queue>>,
 }
 
 impl PayloadSender {
     /// Queues a payload for every sink, waiting while a queue is full.
     pub async fn send(&self, payload: Payload) {
+        let bytes = delivery::payload_bytes(&payload);
         let payload = Arc::new(payload);
         for queue in self.queues.iter() {
+            if let Some(stats) = &queue.stats {
+                stats
+                    .memory_bytes
+                    .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            }
             // A sink whose task has ended drops what it is sent.
-            let _ = queue.send(payload.clone()).await;
+            let _ = queue.tx.send(payload.clone()).await;
         }
     }
+}
+
+/// A remote sink's name and counters.
+#[derive(Clone)]
+pub struct SinkHandle {
+    /// `datadog`, or `influx-2` when several sinks share a type.
+    pub name: Arc<str>,
+    /// Its counters.
+    pub stats: Arc<SinkStats>,
 }
 
 /// The running sinks.
 pub struct Sinks {
     sender: PayloadSender,
-    tasks: Vec<JoinHandle<()>>,
+    writers: Vec<JoinHandle<()>>,
+    senders: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
+    handles: Vec<SinkHandle>,
 }
 
 impl Sinks {
-    /// Starts one task per configured sink.
-    pub fn start(configs: &[SinkConfig]) -> Self {
+    /// Starts every configured sink; remote sinks buffer under `data_dir`. An error names the
+    /// sink that could not start.
+    pub fn start(configs: &[SinkConfig], data_dir: &Path) -> anyhow::Result<Self> {
         let mut queues = Vec::new();
-        let mut tasks = Vec::new();
-        for config in configs {
+        let mut writers = Vec::new();
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        let stop = CancellationToken::new();
+        let names = names(configs);
+        for (config, name) in configs.iter().zip(names) {
             let (tx, rx) = mpsc::channel(QUEUE_PAYLOADS);
-            queues.push(tx);
-            tasks.push(match config {
-                SinkConfig::Console {} => tokio::spawn(console::run(rx)),
-            });
+            let mut stats = None;
+            match config {
+                SinkConfig::Console {} => writers.push(tokio::spawn(console::run(rx))),
+                SinkConfig::Prometheus { listen } => {
+                    writers.push(tokio::spawn(prometheus::run(listen.clone(), rx)));
+                }
+                SinkConfig::Datadog { delivery, .. }
+                | SinkConfig::Opentsdb { delivery, .. }
+                | SinkConfig::Influx { delivery, .. }
+                | SinkConfig::PrometheusRemoteWrite { delivery, .. } => {
+                    let remote = Remote::start(&name, config, delivery, rx, data_dir, &stop)?;
+                    writers.push(remote.writer);
+                    senders.push(remote.sender);
+                    stats = Some(remote.handle.stats.clone());
+                    handles.push(remote.handle);
+                }
+            }
+            queues.push(Queue { tx, stats });
         }
-        Self {
+        Ok(Self {
             sender: PayloadSender {
                 queues: Arc::new(queues),
             },
-            tasks,
-        }
+            writers,
+            senders,
+            stop,
+            handles,
+        })
     }
 
     /// A handle that sends to every sink.
@@ -64,11 +126,88 @@ impl Sinks {
         self.sender.clone()
     }
 
-    /// Closes the queues once every sender is gone and waits for the sinks to finish.
+    /// The remote sinks, for the agent's own metrics.
+    pub fn handles(&self) -> Vec<SinkHandle> {
+        self.handles.clone()
+    }
+
+    /// Once every sender is gone: writes what is queued to the disk buffers, sends for at
+    /// most a few seconds more, and leaves the rest on disk for the next start.
     pub async fn close(self) {
         drop(self.sender);
-        for task in self.tasks {
+        for task in self.writers {
+            let _ = task.await;
+        }
+        self.stop.cancel();
+        for task in self.senders {
             let _ = task.await;
         }
     }
+}
+
+/// The two tasks of a remote sink.
+struct Remote {
+    writer: JoinHandle<()>,
+    sender: JoinHandle<()>,
+    handle: SinkHandle,
+}
+
+impl Remote {
+    fn start(
+        name: &Arc<str>,
+        config: &SinkConfig,
+        delivery: &Delivery,
+        queue: mpsc::Receiver<Arc<Payload>>,
+        data_dir: &Path,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let stats = Arc::new(SinkStats::default());
+        let dir = data_dir.join("buffer").join(&**name);
+        let wal = wal::Wal::open(&dir, delivery.disk_budget_mib.saturating_mul(1 << 20))
+            .map_err(|e| anyhow::anyhow!("sink {name}: disk buffer {}: {e}", dir.display()))?;
+        let buffer = delivery::Buffer::new(wal, stats.clone());
+        let transport = transport::Transport::new(config, delivery.request_timeout())
+            .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("sink {name}: not a remote sink"))?;
+        Ok(Self {
+            writer: tokio::spawn(delivery::write_loop(
+                name.clone(),
+                queue,
+                buffer.clone(),
+                delivery.clone(),
+            )),
+            sender: tokio::spawn(delivery::send_loop(
+                name.clone(),
+                buffer,
+                transport,
+                delivery.clone(),
+                stop.clone(),
+            )),
+            handle: SinkHandle {
+                name: name.clone(),
+                stats,
+            },
+        })
+    }
+}
+
+/// Each sink's name: its type, numbered when several share it (`influx-1`, `influx-2`).
+fn names(configs: &[SinkConfig]) -> Vec<Arc<str>> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for c in configs {
+        *counts.entry(c.kind()).or_default() += 1;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    configs
+        .iter()
+        .map(|c| {
+            let n = seen.entry(c.kind()).or_default();
+            *n += 1;
+            if counts[c.kind()] > 1 {
+                format!("{}-{n}", c.kind()).into()
+            } else {
+                c.kind().into()
+            }
+        })
+        .collect()
 }

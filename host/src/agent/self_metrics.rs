@@ -1,0 +1,87 @@
+//! The agent's own metrics, sent like any other series: what each sink did since the last
+//! report (`wasmon.sink.*`), and the agent's resident memory and CPU (`wasmon.agent.*`).
+//! Per-instance runs, failures, timeouts and run times go out with each run.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{Payload, Series, SeriesKind};
+use crate::scheduler::now_ms;
+use crate::sinks::{PayloadSender, SinkHandle, StatsSnapshot};
+
+/// Reports every `every` until `stop`.
+pub async fn run(
+    sinks: Vec<SinkHandle>,
+    sender: PayloadSender,
+    tags: Vec<String>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut previous: Vec<StatsSnapshot> = sinks.iter().map(|s| s.stats.snapshot()).collect();
+    let mut cpu_before = process_cpu_seconds();
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let timestamp_ms = now_ms();
+        let mut series = Vec::new();
+        for (sink, before) in sinks.iter().zip(&mut previous) {
+            let now = sink.stats.snapshot();
+            series.extend(now.series(before, &sink.name, &tags, timestamp_ms));
+            *before = now;
+        }
+        let point = |name: &str, value: f64| Series {
+            name: name.into(),
+            kind: SeriesKind::Gauge,
+            value,
+            timestamp_ms,
+            tags: tags.clone(),
+        };
+        if let Some(rss) = resident_bytes() {
+            series.push(point("wasmon.agent.rss_bytes", rss));
+        }
+        if let (Some(now), Some(before)) = (process_cpu_seconds(), cpu_before) {
+            series.push(point(
+                "wasmon.agent.cpu_percent",
+                (now - before) / every.as_secs_f64() * 100.0,
+            ));
+        }
+        cpu_before = process_cpu_seconds();
+        sender
+            .send(Payload {
+                series,
+                service_checks: Vec::new(),
+            })
+            .await;
+    }
+}
+
+/// Resident set size from `/proc/self/statm`.
+fn resident_bytes() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as f64)
+}
+
+/// User + system CPU seconds from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / rustix::param::clock_ticks_per_second() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_memory_and_cpu_are_read() {
+        assert!(resident_bytes().is_some_and(|b| b > 1e6));
+        assert!(process_cpu_seconds().is_some_and(|s| s >= 0.0));
+    }
+}

@@ -1,0 +1,279 @@
+//! `sinks:` of `wasmon.yaml`: where series go, and how each sink batches, buffers and retries.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One destination for series.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Prints every series and service check to standard output, one line each.
+    Console {},
+    /// Datadog's series API (`/api/v1/series`, deflate-compressed JSON).
+    Datadog {
+        /// Base URL, e.g. `https://api.datadoghq.com` (or a proxy, or VictoriaMetrics'
+        /// `http://host:8428/datadog`).
+        url: String,
+        /// The API key, sent as `DD-API-KEY`.
+        #[serde(default)]
+        api_key: String,
+        /// Batching, buffering and retries.
+        #[serde(default)]
+        delivery: Delivery,
+    },
+    /// OpenTSDB: telnet `put` lines (tcollector's protocol) or the HTTP `/api/put` API.
+    Opentsdb {
+        /// `host:port` for telnet, or a base URL (`http://host:4242`) for HTTP.
+        address: String,
+        /// `telnet` or `http`.
+        #[serde(default)]
+        protocol: OpentsdbProtocol,
+        /// Batching, buffering and retries.
+        #[serde(default)]
+        delivery: Delivery,
+    },
+    /// InfluxDB line protocol over HTTP, v1 (`/write`) or v2 (`/api/v2/write`).
+    Influx {
+        /// Base URL, e.g. `http://127.0.0.1:8086`.
+        url: String,
+        /// v1: the database.
+        #[serde(default)]
+        database: Option<String>,
+        /// v2: the organisation.
+        #[serde(default)]
+        org: Option<String>,
+        /// v2: the bucket.
+        #[serde(default)]
+        bucket: Option<String>,
+        /// v2: the token, sent as `Authorization: Token ...`.
+        #[serde(default)]
+        token: Option<String>,
+        /// Batching, buffering and retries.
+        #[serde(default)]
+        delivery: Delivery,
+    },
+    /// Prometheus remote write 1.0 (protobuf, snappy).
+    PrometheusRemoteWrite {
+        /// The write URL, e.g. `http://127.0.0.1:8428/api/v1/write`.
+        url: String,
+        /// Batching, buffering and retries.
+        #[serde(default)]
+        delivery: Delivery,
+    },
+    /// A Prometheus scrape endpoint (`/metrics`) with the latest value of every series.
+    Prometheus {
+        /// Address to listen on.
+        #[serde(default = "default_prometheus_listen")]
+        listen: String,
+    },
+}
+
+fn default_prometheus_listen() -> String {
+    "127.0.0.1:9273".into()
+}
+
+/// OpenTSDB's two ways in.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpentsdbProtocol {
+    /// `put metric ts value k=v` lines over TCP.
+    #[default]
+    Telnet,
+    /// JSON to `/api/put`.
+    Http,
+}
+
+/// How a sink batches, buffers and retries.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// Most series in one request.
+    pub batch_max_series: usize,
+    /// Seconds a partial batch waits for more series (±10% jitter).
+    pub flush_secs: f64,
+    /// Disk the buffer may use, in MiB; past it the oldest series are dropped and counted.
+    pub disk_budget_mib: u64,
+    /// Seconds one request may take.
+    pub request_timeout_secs: f64,
+    /// Longest wait between retries, in seconds (the wait doubles from 0.5 s, with jitter).
+    pub retry_max_secs: f64,
+    /// Hold back a series whose value has not changed for up to this many seconds (tcollector's
+    /// dedup); the last value is sent before a change. 0 sends every point.
+    pub dedup_secs: f64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            batch_max_series: 5000,
+            flush_secs: 1.0,
+            disk_budget_mib: 256,
+            request_timeout_secs: 10.0,
+            retry_max_secs: 60.0,
+            dedup_secs: 0.0,
+        }
+    }
+}
+
+impl Delivery {
+    /// The flush interval.
+    pub fn flush(&self) -> Duration {
+        Duration::from_secs_f64(self.flush_secs.clamp(0.01, 3600.0))
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout_secs.clamp(0.1, 600.0))
+    }
+
+    /// The longest back-off.
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_secs_f64(self.retry_max_secs.clamp(0.5, 3600.0))
+    }
+}
+
+impl SinkConfig {
+    /// What is wrong with this sink, as `(field, message)` (fields relative to the sink).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut url = |field: &str, text: &str| match reqwest::Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(u) => problems.push((
+                field.into(),
+                format!(
+                    "{text:?}: expected http:// or https://, not {}://",
+                    u.scheme()
+                ),
+            )),
+            Err(e) => problems.push((field.into(), format!("{text:?} is not a URL: {e}"))),
+        };
+        let delivery = match self {
+            Self::Console {} => None,
+            Self::Prometheus { listen } => {
+                if listen.parse::<std::net::SocketAddr>().is_err() {
+                    problems.push((
+                        "listen".into(),
+                        format!("{listen:?}: expected an address and port such as 127.0.0.1:9273"),
+                    ));
+                }
+                None
+            }
+            Self::Datadog {
+                url: u, delivery, ..
+            }
+            | Self::PrometheusRemoteWrite { url: u, delivery } => {
+                url("url", u);
+                Some(delivery)
+            }
+            Self::Opentsdb {
+                address,
+                protocol,
+                delivery,
+            } => {
+                match protocol {
+                    OpentsdbProtocol::Http => url("address", address),
+                    OpentsdbProtocol::Telnet => {
+                        if address
+                            .rsplit_once(':')
+                            .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+                        {
+                            problems.push((
+                                "address".into(),
+                                format!("{address:?}: expected host:port for telnet"),
+                            ));
+                        }
+                    }
+                }
+                Some(delivery)
+            }
+            Self::Influx {
+                url: u,
+                database,
+                org,
+                bucket,
+                delivery,
+                ..
+            } => {
+                url("url", u);
+                if database.is_none() && (org.is_none() || bucket.is_none()) {
+                    problems.push((
+                        "database".into(),
+                        "set `database` (InfluxDB 1.x) or `org` and `bucket` (2.x)".into(),
+                    ));
+                }
+                Some(delivery)
+            }
+        };
+        if let Some(d) = delivery {
+            let positive = [
+                ("delivery.flush_secs", d.flush_secs),
+                ("delivery.request_timeout_secs", d.request_timeout_secs),
+                ("delivery.retry_max_secs", d.retry_max_secs),
+            ];
+            for (field, value) in positive {
+                if !(value > 0.0 && value.is_finite()) {
+                    problems.push((field.into(), format!("{value}: expected seconds above 0")));
+                }
+            }
+            if d.batch_max_series == 0 {
+                problems.push((
+                    "delivery.batch_max_series".into(),
+                    "0: expected at least 1".into(),
+                ));
+            }
+            if d.disk_budget_mib == 0 {
+                problems.push((
+                    "delivery.disk_budget_mib".into(),
+                    "0: expected at least 1".into(),
+                ));
+            }
+            if !(d.dedup_secs >= 0.0 && d.dedup_secs.is_finite()) {
+                problems.push((
+                    "delivery.dedup_secs".into(),
+                    format!("{}: expected 0 or more seconds", d.dedup_secs),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// `datadog`, `influx`, ... as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Console {} => "console",
+            Self::Datadog { .. } => "datadog",
+            Self::Opentsdb { .. } => "opentsdb",
+            Self::Influx { .. } => "influx",
+            Self::PrometheusRemoteWrite { .. } => "prometheus_remote_write",
+            Self::Prometheus { .. } => "prometheus",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let sink: SinkConfig = serde_yaml::from_str(yaml).unwrap();
+        sink.problems().into_iter().map(|(f, _)| f).collect()
+    }
+
+    #[test]
+    fn each_sink_checks_its_fields() {
+        assert!(problems("{type: influx, url: 'http://h:8086', database: d}").is_empty());
+        assert_eq!(
+            problems("{type: influx, url: 'h:8086'}"),
+            ["url", "database"]
+        );
+        assert_eq!(problems("{type: opentsdb, address: tsd}"), ["address"]);
+        assert_eq!(problems("{type: prometheus, listen: nowhere}"), ["listen"]);
+        assert_eq!(
+            problems(
+                "{type: datadog, url: 'https://api.datadoghq.com', delivery: {flush_secs: 0, batch_max_series: 0}}"
+            ),
+            ["delivery.flush_secs", "delivery.batch_max_series"]
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Delivery for a remote sink: batches are written ahead to the sink's disk buffer, then sent
+//! in order, each acknowledged only once the backend took it (at least once). Failures are
+//! retried with capped exponential back-off and jitter (or the server's `Retry-After`);
+//! answers that will never succeed are dropped and counted. On shutdown the sender keeps
+//! going for a bounded time; what is left stays on disk for the next start.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::dedup::Dedup;
+use super::stats::SinkStats;
+use super::transport::{SendError, Transport};
+use super::wal::Wal;
+use crate::config::Delivery;
+use crate::model::{Payload, Series};
+
+/// How long a stopping agent keeps sending.
+pub const DRAIN: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The shared state of a sink's writer and sender.
+pub struct Buffer {
+    wal: Mutex<Wal>,
+    written: Notify,
+    stats: Arc<SinkStats>,
+}
+
+impl Buffer {
+    /// A buffer over `wal`, counting into `stats`.
+    pub fn new(wal: Wal, stats: Arc<SinkStats>) -> Arc<Self> {
+        stats
+            .disk_bytes
+            .store(wal.disk_bytes(), std::sync::atomic::Ordering::Relaxed);
+        Arc::new(Self {
+            wal: Mutex::new(wal),
+            written: Notify::new(),
+            stats,
+        })
+    }
+
+    fn wal(&self) -> std::sync::MutexGuard<'_, Wal> {
+        self.wal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish_disk(&self, wal: &Wal) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.disk_bytes.store(wal.disk_bytes(), Relaxed);
+    }
+
+    /// Writes one batch ahead of sending it.
+    fn write(&self, sink: &str, batch: &[Series]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let data = match serde_json::to_vec(batch) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::error!(sink, "cannot encode a batch for the disk buffer: {e}");
+                return;
+            }
+        };
+        let mut wal = self.wal();
+        match wal.append(&data, batch.len() as u32) {
+            Ok(dropped) if dropped.series > 0 => {
+                self.stats.dropped.fetch_add(dropped.series, Relaxed);
+                tracing::warn!(
+                    sink,
+                    dropped = dropped.series,
+                    "disk buffer full: the oldest series were dropped"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                tracing::error!(
+                    sink,
+                    "cannot write the disk buffer: {e}; {} series lost",
+                    batch.len()
+                );
+            }
+        }
+        self.publish_disk(&wal);
+        drop(wal);
+        self.written.notify_one();
+    }
+}
+
+/// Takes payloads from the sink's queue and writes each to the buffer at once, so that a
+/// `kill -9` loses nothing that left the checks.
+pub async fn write_loop(
+    sink: Arc<str>,
+    mut queue: mpsc::Receiver<Arc<Payload>>,
+    buffer: Arc<Buffer>,
+    delivery: Delivery,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut dedup =
+        (delivery.dedup_secs > 0.0).then(|| Dedup::new((delivery.dedup_secs * 1000.0) as i64));
+    let mut kept = Vec::new();
+    while let Some(payload) = queue.recv().await {
+        buffer.stats.memory_bytes.fetch_sub(
+            payload_bytes(&payload).min(buffer.stats.memory_bytes.load(Relaxed)),
+            Relaxed,
+        );
+        let series = match &mut dedup {
+            Some(dedup) => {
+                kept.clear();
+                dedup.filter(&payload.series, &mut kept);
+                &kept[..]
+            }
+            None => &payload.series[..],
+        };
+        for chunk in series.chunks(delivery.batch_max_series.max(1)) {
+            buffer.write(&sink, chunk);
+        }
+    }
+}
+
+/// A payload's size in memory, roughly.
+pub fn payload_bytes(payload: &Payload) -> u64 {
+    payload
+        .series
+        .iter()
+        .map(|s| (s.name.len() + s.tags.iter().map(|t| t.len() + 24).sum::<usize>() + 80) as u64)
+        .sum()
+}
+
+/// ±10 %.
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
+/// The next batch: records from the buffer up to `max_series` series (at least one record),
+/// with the last record taken, to acknowledge once sent.
+fn next_batch(
+    buffer: &Buffer,
+    max_series: usize,
+    sink: &str,
+) -> std::io::Result<Option<(Vec<Series>, super::wal::Record)>> {
+    let records = buffer.wal().peek(256)?;
+    let mut batch: Vec<Series> = Vec::new();
+    let mut last = None;
+    for record in records {
+        match serde_json::from_slice::<Vec<Series>>(&record.data) {
+            Ok(series) => {
+                if !batch.is_empty() && batch.len() + series.len() > max_series {
+                    break;
+                }
+                batch.extend(series);
+            }
+            Err(e) => tracing::error!(sink, "a corrupt batch in the disk buffer is skipped: {e}"),
+        }
+        last = Some(record);
+    }
+    Ok(last.map(|record| (batch, record)))
+}
+
+/// Sends the buffer's batches in order until `stop` is cancelled (after the writer has
+/// finished), then for at most [`DRAIN`] more.
+pub async fn send_loop(
+    sink: Arc<str>,
+    buffer: Arc<Buffer>,
+    mut transport: Transport,
+    delivery: Delivery,
+    stop: CancellationToken,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = buffer.stats.clone();
+    let mut backoff = FIRST_BACKOFF;
+    let mut drain_until: Option<tokio::time::Instant> = None;
+    loop {
+        if drain_until.is_none() && stop.is_cancelled() {
+            drain_until = Some(tokio::time::Instant::now() + DRAIN);
+        }
+        if drain_until.is_some_and(|at| tokio::time::Instant::now() >= at) {
+            break;
+        }
+        let next = next_batch(&buffer, delivery.batch_max_series, &sink);
+        let (batch, record) = match next {
+            Ok(Some(next)) => next,
+            Ok(None) if drain_until.is_some() => break,
+            Ok(None) => {
+                tokio::select! {
+                    () = buffer.written.notified() => {}
+                    () = stop.cancelled() => {}
+                }
+                // Let a batch fill for the flush interval, unless stopping.
+                if !stop.is_cancelled()
+                    && buffer.wal().pending_series() < delivery.batch_max_series as u64
+                {
+                    tokio::select! {
+                        () = tokio::time::sleep(jittered(delivery.flush())) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(%sink, "cannot read the disk buffer: {e}");
+                tokio::time::sleep(delivery.retry_max()).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            acknowledge(&buffer, &record, &sink);
+            continue;
+        }
+        let sent = match drain_until {
+            Some(at) => tokio::time::timeout_at(at, transport.send(&batch))
+                .await
+                .unwrap_or_else(|_| Err(SendError::retry("stopping".into()))),
+            None => transport.send(&batch).await,
+        };
+        match sent {
+            Ok(bytes) => {
+                stats.sent.fetch_add(batch.len() as u64, Relaxed);
+                stats.sent_bytes.fetch_add(bytes as u64, Relaxed);
+                acknowledge(&buffer, &record, &sink);
+                backoff = FIRST_BACKOFF;
+            }
+            Err(SendError::Reject(reason)) => {
+                stats.failed.fetch_add(1, Relaxed);
+                stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                tracing::warn!(%sink, series = batch.len(), "batch dropped: {reason}");
+                acknowledge(&buffer, &record, &sink);
+            }
+            Err(SendError::Retry { reason, after }) => {
+                stats.failed.fetch_add(1, Relaxed);
+                stats.retried.fetch_add(1, Relaxed);
+                let wait = after
+                    .unwrap_or_else(|| jittered(backoff))
+                    .min(delivery.retry_max());
+                tracing::warn!(%sink, "send failed, retrying in {wait:?}: {reason}");
+                backoff = (backoff * 2).min(delivery.retry_max());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled(), if drain_until.is_none() => {}
+                }
+            }
+        }
+    }
+    let left = buffer.wal().pending_series();
+    if left > 0 {
+        tracing::info!(%sink, series = left, "left in the disk buffer for the next start");
+    }
+}
+
+fn acknowledge(buffer: &Buffer, record: &super::wal::Record, sink: &str) {
+    let mut wal = buffer.wal();
+    if let Err(e) = wal.ack(record) {
+        tracing::error!(sink, "cannot record delivery in the disk buffer: {e}");
+    }
+    buffer.publish_disk(&wal);
+}

@@ -1,0 +1,109 @@
+//! What each sink has done, for the agent's own metrics and `/v1/status`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::Serialize;
+
+use crate::model::{Series, SeriesKind};
+
+/// Counters of one sink, shared by its tasks.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Series the backend accepted.
+    pub sent: AtomicU64,
+    /// Bytes put on the wire (compressed).
+    pub sent_bytes: AtomicU64,
+    /// Requests that failed (each is retried or dropped).
+    pub failed: AtomicU64,
+    /// Retries after a failure.
+    pub retried: AtomicU64,
+    /// Series dropped: refused by the backend, or past the disk budget.
+    pub dropped: AtomicU64,
+    /// Series waiting in memory for the next flush (estimated bytes).
+    pub memory_bytes: AtomicU64,
+    /// Bytes of the disk buffer not yet delivered.
+    pub disk_bytes: AtomicU64,
+}
+
+/// A snapshot of [`SinkStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// See [`SinkStats::sent`].
+    pub sent: u64,
+    /// See [`SinkStats::sent_bytes`].
+    pub sent_bytes: u64,
+    /// See [`SinkStats::failed`].
+    pub failed: u64,
+    /// See [`SinkStats::retried`].
+    pub retried: u64,
+    /// See [`SinkStats::dropped`].
+    pub dropped: u64,
+    /// See [`SinkStats::memory_bytes`].
+    pub memory_bytes: u64,
+    /// See [`SinkStats::disk_bytes`].
+    pub disk_bytes: u64,
+}
+
+impl SinkStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            sent: self.sent.load(Relaxed),
+            sent_bytes: self.sent_bytes.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            memory_bytes: self.memory_bytes.load(Relaxed),
+            disk_bytes: self.disk_bytes.load(Relaxed),
+        }
+    }
+}
+
+impl StatsSnapshot {
+    /// `wasmon.sink.*` series for sink `name`: counters as their increase since `previous`,
+    /// queue sizes as gauges.
+    pub fn series(
+        &self,
+        previous: &Self,
+        name: &str,
+        tags: &[String],
+        timestamp_ms: i64,
+    ) -> Vec<Series> {
+        let mut tags = tags.to_vec();
+        tags.push(format!("sink:{name}"));
+        tags.sort();
+        let point = |metric: &str, kind, value: u64| Series {
+            name: format!("wasmon.sink.{metric}"),
+            kind,
+            value: value as f64,
+            timestamp_ms,
+            tags: tags.clone(),
+        };
+        let count = |now: u64, before: u64| now.saturating_sub(before);
+        vec![
+            point("sent", SeriesKind::Count, count(self.sent, previous.sent)),
+            point(
+                "sent_bytes",
+                SeriesKind::Count,
+                count(self.sent_bytes, previous.sent_bytes),
+            ),
+            point(
+                "failed",
+                SeriesKind::Count,
+                count(self.failed, previous.failed),
+            ),
+            point(
+                "retried",
+                SeriesKind::Count,
+                count(self.retried, previous.retried),
+            ),
+            point(
+                "dropped",
+                SeriesKind::Count,
+                count(self.dropped, previous.dropped),
+            ),
+            point("queued_memory_bytes", SeriesKind::Gauge, self.memory_bytes),
+            point("queued_disk_bytes", SeriesKind::Gauge, self.disk_bytes),
+        ]
+    }
+}

@@ -1,0 +1,227 @@
+//! Sending one batch to a backend, and what a failure means for it: try again (after a
+//! `Retry-After` if the server gave one) or drop it, because it will never be accepted.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+
+use super::{datadog, influx, opentsdb, remote_write};
+use crate::config::{OpentsdbProtocol, SinkConfig};
+use crate::model::Series;
+
+/// Why a batch was not delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendError {
+    /// Worth trying again: the backend is down, overloaded or slow.
+    Retry {
+        /// Why.
+        reason: String,
+        /// How long the server asked to wait.
+        after: Option<Duration>,
+    },
+    /// Will never be accepted (a 4xx other than 408 and 429): dropped and counted.
+    Reject(String),
+}
+
+impl SendError {
+    /// A retryable failure without a requested wait.
+    pub fn retry(reason: String) -> Self {
+        Self::Retry {
+            reason,
+            after: None,
+        }
+    }
+}
+
+/// How an HTTP sink encodes a batch.
+pub enum Encoding {
+    /// Datadog v1 series JSON, deflated.
+    Datadog,
+    /// OpenTSDB `/api/put` JSON.
+    OpentsdbHttp,
+    /// Influx line protocol.
+    Influx,
+    /// Remote-write protobuf, snappy.
+    RemoteWrite,
+}
+
+/// A backend a batch can be sent to.
+pub enum Transport {
+    /// An HTTP API.
+    Http {
+        /// Shared client (connection pool).
+        client: reqwest::Client,
+        /// The full URL posted to.
+        url: String,
+        /// Fixed headers (keys, tokens, content type).
+        headers: HeaderMap,
+        /// How the body is encoded.
+        encoding: Encoding,
+    },
+    /// OpenTSDB's telnet protocol.
+    Telnet(opentsdb::Telnet),
+}
+
+impl Transport {
+    /// The transport of a remote sink; `None` for the console and scrape sinks.
+    pub fn new(config: &SinkConfig, timeout: Duration) -> Result<Option<Self>, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        let header = |v: &str| {
+            HeaderValue::from_str(v).map_err(|_| format!("{v:?} is not a valid header value"))
+        };
+        let mut headers = HeaderMap::new();
+        let (url, encoding) = match config {
+            SinkConfig::Console {} | SinkConfig::Prometheus { .. } => return Ok(None),
+            SinkConfig::Opentsdb {
+                address,
+                protocol: OpentsdbProtocol::Telnet,
+                ..
+            } => {
+                return Ok(Some(Self::Telnet(opentsdb::Telnet::new(
+                    address.clone(),
+                    timeout,
+                ))));
+            }
+            SinkConfig::Datadog { url, api_key, .. } => {
+                headers.insert("DD-API-KEY", header(api_key)?);
+                headers.insert(CONTENT_TYPE, header("application/json")?);
+                headers.insert(CONTENT_ENCODING, header("deflate")?);
+                (
+                    format!("{}/api/v1/series", url.trim_end_matches('/')),
+                    Encoding::Datadog,
+                )
+            }
+            SinkConfig::Opentsdb { address, .. } => {
+                headers.insert(CONTENT_TYPE, header("application/json")?);
+                (
+                    format!("{}/api/put", address.trim_end_matches('/')),
+                    Encoding::OpentsdbHttp,
+                )
+            }
+            SinkConfig::Influx {
+                url,
+                database,
+                org,
+                bucket,
+                token,
+                ..
+            } => {
+                let base = url.trim_end_matches('/');
+                let url = match (database, org, bucket) {
+                    (_, Some(org), Some(bucket)) => {
+                        format!("{base}/api/v2/write?org={org}&bucket={bucket}&precision=ms")
+                    }
+                    (Some(db), _, _) => format!("{base}/write?db={db}&precision=ms"),
+                    _ => {
+                        return Err("influx: set `database` (v1) or `org` and `bucket` (v2)".into());
+                    }
+                };
+                if let Some(token) = token {
+                    headers.insert("Authorization", header(&format!("Token {token}"))?);
+                }
+                headers.insert(CONTENT_TYPE, header("text/plain; charset=utf-8")?);
+                (url, Encoding::Influx)
+            }
+            SinkConfig::PrometheusRemoteWrite { url, .. } => {
+                headers.insert(CONTENT_TYPE, header("application/x-protobuf")?);
+                headers.insert(CONTENT_ENCODING, header("snappy")?);
+                headers.insert("X-Prometheus-Remote-Write-Version", header("0.1.0")?);
+                (url.clone(), Encoding::RemoteWrite)
+            }
+        };
+        Ok(Some(Self::Http {
+            client,
+            url,
+            headers,
+            encoding,
+        }))
+    }
+
+    /// Sends one batch.
+    pub async fn send(&mut self, series: &[Series]) -> Result<usize, SendError> {
+        match self {
+            Self::Telnet(telnet) => {
+                telnet.send(series).await?;
+                Ok(opentsdb::put_lines(series).len())
+            }
+            Self::Http {
+                client,
+                url,
+                headers,
+                encoding,
+            } => {
+                let body = encode(encoding, series)
+                    .map_err(|e| SendError::Reject(format!("cannot encode: {e}")))?;
+                let bytes = body.len();
+                let response = client
+                    .post(url.as_str())
+                    .headers(headers.clone())
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| SendError::retry(format!("{url}: {e}")))?;
+                classify(response.status(), response.headers())?;
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+fn encode(encoding: &Encoding, series: &[Series]) -> Result<Vec<u8>, String> {
+    match encoding {
+        Encoding::Datadog => datadog::encode(series).map_err(|e| e.to_string()),
+        Encoding::OpentsdbHttp => opentsdb::http_body(series).map_err(|e| e.to_string()),
+        Encoding::Influx => Ok(influx::encode(series).into_bytes()),
+        Encoding::RemoteWrite => remote_write::encode(series).map_err(|e| e.to_string()),
+    }
+}
+
+/// 2xx delivered; 408, 429 and 5xx retried (after `Retry-After` seconds when given); any
+/// other answer rejected.
+pub fn classify(status: StatusCode, headers: &HeaderMap) -> Result<(), SendError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let reason = format!("the server answered {status}");
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
+        let after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(SendError::Retry { reason, after });
+    }
+    Err(SendError::Reject(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified() {
+        let empty = HeaderMap::new();
+        assert_eq!(classify(StatusCode::NO_CONTENT, &empty), Ok(()));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, &empty),
+            Err(SendError::Retry { after: None, .. })
+        ));
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Err(SendError::Retry { after: Some(d), .. }) if d == Duration::from_secs(7)
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, &empty),
+            Err(SendError::Reject(_))
+        ));
+    }
+}
