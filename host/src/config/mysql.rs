@@ -205,8 +205,23 @@ struct ClientSection {
 /// Reads the `[client]` section of a MySQL option file (`my.cnf` syntax).
 fn read_defaults_file(path: &Path) -> Result<ClientSection, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Option files are INI but for bare flags (`skip-ssl`) and `!include` lines, which the INI
+    // parser does not know: flags get an empty value, includes are not followed.
+    let text: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let t = line.trim();
+            if t.starts_with('!') {
+                String::new()
+            } else if t.is_empty() || t.starts_with(['[', '#', ';']) || t.contains('=') {
+                line.to_string()
+            } else {
+                format!("{t}=")
+            }
+        })
+        .collect();
     let ini = ini::Ini::load_from_str_opt(
-        &text,
+        &text.join("\n"),
         ini::ParseOption {
             enabled_quote: true,
             enabled_escape: false,
@@ -282,7 +297,7 @@ mod tests {
         let path = dir.path().join("my.cnf");
         std::fs::write(
             &path,
-            "[mysqld]\nskip-networking\n[client]\nuser = monitor\npassword = \"p w\"\nhost=10.0.0.5\nport=3310\n",
+            "!includedir /etc/mysql/conf.d/\n[mysqld]\nskip-networking\n[client]\nuser = monitor\npassword = \"p w\"\nhost=10.0.0.5\nport=3310\n",
         )
         .unwrap();
         let g = MysqlGrant::parse(&keys(&format!("{{defaults_file: {}}}", path.display())))
