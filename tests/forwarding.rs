@@ -272,7 +272,11 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<String> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(String::from_utf8_lossy(&body).into_owned())
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 #[test]

@@ -84,8 +84,6 @@ pub fn main() -> ExitCode {
         // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
-    // TLS for the sinks (and MySQL) uses ring; there is only one provider to pick.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -66,6 +66,9 @@ pub enum Transport {
 impl Transport {
     /// The transport of a remote sink; `None` for the console and scrape sinks.
     pub fn new(config: &SinkConfig, timeout: Duration) -> Result<Option<Self>, String> {
+        // HTTPS uses rustls with ring, the one provider built in (installing it twice is a
+        // no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -97,6 +100,7 @@ impl Transport {
             }
             SinkConfig::Opentsdb { address, .. } => {
                 headers.insert(CONTENT_TYPE, header("application/json")?);
+                headers.insert(CONTENT_ENCODING, header("gzip")?);
                 (
                     format!("{}/api/put", address.trim_end_matches('/')),
                     Encoding::OpentsdbHttp,
@@ -124,6 +128,7 @@ impl Transport {
                     headers.insert("Authorization", header(&format!("Token {token}"))?);
                 }
                 headers.insert(CONTENT_TYPE, header("text/plain; charset=utf-8")?);
+                headers.insert(CONTENT_ENCODING, header("gzip")?);
                 (url, Encoding::Influx)
             }
             SinkConfig::PrometheusRemoteWrite { url, .. } => {
@@ -174,10 +179,21 @@ impl Transport {
 fn encode(encoding: &Encoding, series: &[Series]) -> Result<Vec<u8>, String> {
     match encoding {
         Encoding::Datadog => datadog::encode(series).map_err(|e| e.to_string()),
-        Encoding::OpentsdbHttp => opentsdb::http_body(series).map_err(|e| e.to_string()),
-        Encoding::Influx => Ok(influx::encode(series).into_bytes()),
+        Encoding::OpentsdbHttp => gzip(&opentsdb::http_body(series).map_err(|e| e.to_string())?),
+        Encoding::Influx => gzip(influx::encode(series).as_bytes()),
         Encoding::RemoteWrite => remote_write::encode(series).map_err(|e| e.to_string()),
     }
+}
+
+/// `data` gzip-compressed (fast level), in one write.
+fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 8),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(data).map_err(|e| e.to_string())?;
+    encoder.finish().map_err(|e| e.to_string())
 }
 
 /// 2xx delivered; 408, 429 and 5xx retried (after `Retry-After` seconds when given); any
