@@ -139,17 +139,12 @@ fn next_batch(
     max_series: usize,
     sink: &str,
 ) -> std::io::Result<Option<(Vec<Series>, super::wal::Record)>> {
-    let records = buffer.wal().peek(256)?;
+    let records = buffer.wal().peek_series(max_series as u64)?;
     let mut batch: Vec<Series> = Vec::new();
     let mut last = None;
     for record in records {
         match serde_json::from_slice::<Vec<Series>>(&record.data) {
-            Ok(series) => {
-                if !batch.is_empty() && batch.len() + series.len() > max_series {
-                    break;
-                }
-                batch.extend(series);
-            }
+            Ok(series) => batch.extend(series),
             Err(e) => tracing::error!(sink, "a corrupt batch in the disk buffer is skipped: {e}"),
         }
         last = Some(record);

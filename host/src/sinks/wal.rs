@@ -165,6 +165,31 @@ impl Wal {
             .sum()
     }
 
+    /// Reads the records after the acknowledged position that together hold at most
+    /// `max_series` series (at least one record), without acknowledging them.
+    pub fn peek_series(&self, max_series: u64) -> io::Result<Vec<Record>> {
+        let mut records = 0;
+        let mut series = 0u64;
+        'count: for segment in &self.segments {
+            let from = if segment.seq == self.acked.seq {
+                self.acked.offset
+            } else {
+                0
+            };
+            for (end, n) in &segment.records {
+                if *end <= from {
+                    continue;
+                }
+                if records > 0 && series + u64::from(*n) > max_series {
+                    break 'count;
+                }
+                records += 1;
+                series += u64::from(*n);
+            }
+        }
+        self.peek(records)
+    }
+
     /// Reads up to `max` records after the acknowledged position, without acknowledging them.
     pub fn peek(&self, max: usize) -> io::Result<Vec<Record>> {
         let mut out = Vec::new();
@@ -332,6 +357,10 @@ mod tests {
         assert_eq!(wal.pending_series(), 5);
         let records = wal.peek(10).unwrap();
         assert_eq!(records.len(), 2);
+        // Batches are cut at whole records: 4 series fit only the first.
+        assert_eq!(wal.peek_series(4).unwrap().len(), 1);
+        assert_eq!(wal.peek_series(5).unwrap().len(), 2);
+        assert_eq!(wal.peek_series(1).unwrap().len(), 1);
         wal.ack(&records[0]).unwrap();
         assert_eq!(wal.pending_series(), 3);
         // Reopened (a restart), only the unacknowledged record is left.
