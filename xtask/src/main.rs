@@ -157,6 +157,16 @@ fn run_agent(args: &[String]) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    // Python checks are built with componentize-py, from PyPI.
+    let found = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", "componentize-py==0.25.1"]);
+        run(pip)?;
+    }
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;

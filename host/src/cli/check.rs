@@ -6,8 +6,10 @@ use std::time::Duration;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, prepare};
-use crate::config::AgentConfig;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalog, Entry, ModuleCache, missing_module, prepare};
+use crate::config::{AgentConfig, CheckFile};
 use crate::model::{Payload, SeriesKind, Status};
 use crate::runtime::Runtime;
 use crate::scheduler::now_ms;
@@ -42,13 +44,27 @@ struct JsonReport<'a> {
 /// Runs `name`'s instances `times` times, a second apart; fails if any run failed.
 pub async fn check(
     config: &AgentConfig,
-    name: &str,
+    target: &Target,
     only: Option<usize>,
     times: u32,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new()?;
-    let catalog = Catalog::load(config, &runtime, Some(name)).await;
+    let name = target.name()?;
+    let name = name.as_str();
+    let catalog = match (&target.wasm, &target.check_config) {
+        (None, None) => Catalog::load(config, &runtime, Some(name)).await,
+        (wasm, check_config) => {
+            trial(
+                config,
+                &runtime,
+                name,
+                wasm.as_deref(),
+                check_config.as_deref(),
+            )
+            .await
+        }
+    };
     let mut problems = catalog.problems.clone();
     let Some(entry) = catalog.entries.first() else {
         if problems.is_empty() {
@@ -98,6 +114,80 @@ pub async fn check(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `wasmon check` runs: an installed check, or a component and config being tried.
+#[derive(Debug)]
+pub struct Target {
+    /// The check's name.
+    pub name: Option<String>,
+    /// A component file instead of the installed module.
+    pub wasm: Option<PathBuf>,
+    /// A config file instead of `conf.d/<name>.yaml`.
+    pub check_config: Option<PathBuf>,
+}
+
+impl Target {
+    /// The given name, or the component file's.
+    fn name(&self) -> anyhow::Result<String> {
+        match (&self.name, &self.wasm) {
+            (Some(name), _) => Ok(name.clone()),
+            (None, Some(wasm)) => wasm
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+                .ok_or_else(|| anyhow::anyhow!("{}: no file name", wasm.display())),
+            (None, None) => anyhow::bail!("name a check, or give --wasm FILE"),
+        }
+    }
+}
+
+/// A catalog of one check from files outside conf.d and checks_d: `wasm` (else the installed
+/// module) with `check_config` (else conf.d's, else one empty instance).
+async fn trial(
+    config: &AgentConfig,
+    runtime: &Runtime,
+    name: &str,
+    wasm: Option<&Path>,
+    check_config: Option<&Path>,
+) -> Catalog {
+    let mut catalog = Catalog::default();
+    let default_config = config.conf_d.join(format!("{name}.yaml"));
+    let file = match check_config {
+        Some(path) => CheckFile::load(path).map(|f| f.named(name)),
+        None if default_config.is_file() => CheckFile::load(&default_config),
+        None => CheckFile::parse(&default_config, "instances:\n  - {}\n".into()),
+    };
+    let file = match file {
+        Ok(file) => file,
+        Err(errors) => {
+            catalog
+                .problems
+                .extend(errors.0.iter().map(ToString::to_string));
+            return catalog;
+        }
+    };
+    let path = match wasm {
+        Some(path) => path.to_path_buf(),
+        None => match config.find_module(name) {
+            Some(path) => path,
+            None => {
+                catalog.problems.push(missing_module(config, &file));
+                return catalog;
+            }
+        },
+    };
+    let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
+    let engine = runtime.engine().clone();
+    let loaded = tokio::task::spawn_blocking(move || cache.load(&engine, &path)).await;
+    match loaded {
+        Ok(Ok((module, _))) => catalog.entries.push(Entry { file, module }),
+        Ok(Err(e)) => catalog.problems.push(e.to_string()),
+        Err(e) => catalog
+            .problems
+            .push(format!("compiling a module failed: {e}")),
+    }
+    catalog
 }
 
 fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {

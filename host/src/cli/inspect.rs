@@ -13,12 +13,12 @@ fn world(imports: &[&str]) -> &'static str {
             .iter()
             .any(|i| i.starts_with(&format!("wasmon:check/{interface}@")))
     };
-    let stats = uses("files") || uses("fs-usage");
-    match (stats, uses("exec"), uses("mysql")) {
-        (false, false, false) => "plain-check",
-        (true, false, false) => "host-stats",
-        (false, true, false) => "command-check",
-        (false, false, true) => "mysql-check",
+    match (uses("files"), uses("fs-usage"), uses("exec"), uses("mysql")) {
+        (false, false, false, false) => "plain-check",
+        (true, false, false, false) => "file-check",
+        (_, true, false, false) => "host-stats",
+        (false, false, true, false) => "command-check",
+        (false, false, false, true) => "mysql-check",
         _ => "full-check",
     }
 }

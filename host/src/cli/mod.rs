@@ -1,8 +1,10 @@
-//! The command line: `run`, `check`, `configcheck`, `inspect`.
+//! The command line: `run`, `check`, `configcheck`, `inspect`, `status`, `new`, `build`.
 
+mod build;
 mod check;
 mod configcheck;
 mod inspect;
+mod new;
 mod run;
 mod status;
 
@@ -48,8 +50,15 @@ enum Command {
     },
     /// Run one check's instances now and print what they produce.
     Check {
-        /// The check, as named by its `conf.d/<name>.yaml`.
-        name: String,
+        /// The check, as named by its `conf.d/<name>.yaml` (with `--wasm`: the file's name).
+        #[arg(required_unless_present = "wasm")]
+        name: Option<String>,
+        /// Try this component instead of the installed one.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+        /// Use this config (`init_config` + `instances`) instead of `conf.d/<name>.yaml`.
+        #[arg(long, value_name = "FILE")]
+        check_config: Option<PathBuf>,
         /// Only this instance (its position in `instances`).
         #[arg(long)]
         instance: Option<usize>,
@@ -72,6 +81,23 @@ enum Command {
     Inspect {
         /// The `.wasm` file.
         file: PathBuf,
+    },
+    /// Create a check project: source, config example, README, test, the WIT it targets.
+    New {
+        /// The check's name.
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: new::Language,
+        /// Where to create it [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build a check project into a validated component, `DIR/<name>.wasm`.
+    Build {
+        /// The project [default: .].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -105,8 +131,13 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Inspect { file } = &cli.command {
-        return inspect::inspect(file).await;
+    match &cli.command {
+        Command::Inspect { file } => return inspect::inspect(file).await,
+        Command::New { name, lang, dir } => {
+            new::new(name, *lang, dir.clone())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let config = AgentConfig::load(&ConfigOverrides {
         config: cli.paths.config,
@@ -117,13 +148,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { dry_run } => run::run(&config, dry_run).await,
         Command::Check {
             name,
+            wasm,
+            check_config,
             instance,
             times,
             json,
-        } => check::check(&config, &name, instance, times, json).await,
+        } => {
+            let target = check::Target {
+                name,
+                wasm,
+                check_config,
+            };
+            check::check(&config, &target, instance, times, json).await
+        }
         Command::Configcheck => configcheck::configcheck(&config).await,
         Command::Status { json } => status::status(&config, json).await,
-        Command::Inspect { .. } => unreachable!("handled above"),
+        Command::Build { dir } => build::build(&config, &dir).await,
+        Command::Inspect { .. } | Command::New { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -229,6 +229,12 @@ impl CheckFile {
         })
     }
 
+    /// The same config for check `name` (a config tried under another file name).
+    pub fn named(mut self, name: &str) -> Self {
+        self.check = name.to_string();
+        self
+    }
+
     /// The line of a dotted field path (`instances[0].port`) in this file.
     pub fn line_of(&self, field: &str) -> Option<usize> {
         yaml::locate(&self.text, field)

@@ -1,0 +1,120 @@
+//! `wasmon build [DIR]`: builds a check project into a validated component, installing the
+//! toolchain pieces it needs (the `wasm32-wasip2` target, componentize-py) or saying which
+//! command does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use super::new::{Language, manifest};
+use crate::catalog::ModuleCache;
+use crate::config::AgentConfig;
+use crate::runtime::{Runtime, describe};
+
+/// The componentize-py release the Python SDK is written against.
+pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds `dir` into `dir/<name>.wasm` and checks that the agent can run it; the compiled
+/// code goes into the agent's cache, so trying it next (`wasmon check --wasm`) is quick.
+pub async fn build(config: &AgentConfig, dir: &Path) -> anyhow::Result<ExitCode> {
+    let manifest = manifest(dir)?;
+    let output = dir.join(format!("{}.wasm", manifest.name));
+    let started = Instant::now();
+    match manifest.language {
+        Language::Rust => build_rust(dir, &manifest.name, &output)?,
+        Language::Python => build_python(dir, &manifest.world, &output)?,
+    }
+    step(&format!("validating {}", output.display()));
+    let runtime = Runtime::new()?;
+    let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
+    let engine = runtime.engine().clone();
+    let path = output.clone();
+    let (module, _) = tokio::task::spawn_blocking(move || cache.load(&engine, &path))
+        .await
+        .context("compiling the component failed")??;
+    let descriptor = describe(&runtime, &module).await?;
+    println!(
+        "built {} in {:.1?}: check `{}` {}, {} bytes, compiled in {:.1?}",
+        output.display(),
+        started.elapsed(),
+        descriptor.name,
+        descriptor.version,
+        module.size,
+        module.compile_time
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn step(what: &str) {
+    eprintln!("==> {what}");
+}
+
+/// Runs `command` with its output shown; an error names the command.
+fn run(mut command: Command) -> anyhow::Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn build_rust(dir: &Path, name: &str, output: &Path) -> anyhow::Result<()> {
+    let has_target = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2"));
+    if !has_target {
+        step("installing the wasm32-wasip2 target (rustup target add wasm32-wasip2)");
+        let mut add = Command::new("rustup");
+        add.args(["target", "add", "wasm32-wasip2"]);
+        run(add).context("install it with `rustup target add wasm32-wasip2`")?;
+    }
+    step("building with cargo (the first build compiles the dependencies)");
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"));
+    run(cargo)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("target"));
+    let built = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::copy(&built, output)
+        .with_context(|| format!("cannot copy {} to {}", built.display(), output.display()))?;
+    Ok(())
+}
+
+fn build_python(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
+    let found = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        step(&format!(
+            "installing {COMPONENTIZE_PY} (pip install {COMPONENTIZE_PY})"
+        ));
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", COMPONENTIZE_PY]);
+        run(pip).with_context(|| format!("install it with `pip install {COMPONENTIZE_PY}`"))?;
+    }
+    step("building with componentize-py (bundles CPython: about 18 MB)");
+    let mut componentize = Command::new("componentize-py");
+    componentize
+        .current_dir(dir)
+        .args(["-d", "wit", "-w", world, "componentize", "app", "-o"])
+        .arg(output.file_name().unwrap_or_default());
+    run(componentize)
+}

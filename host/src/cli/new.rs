@@ -1,0 +1,183 @@
+//! `wasmon new NAME --lang rust|python`: a check project with its config example, a README,
+//! a test, the WIT it targets and (for Rust) the SDK, vendored so it builds offline.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::runtime::WIT_PACKAGE;
+
+/// The languages a check can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Rust, with the wasmon SDK; built with `cargo build --target wasm32-wasip2`.
+    Rust,
+    /// Python, built with componentize-py.
+    Python,
+}
+
+/// `check.yaml` at the root of a check project: what `wasmon build` builds.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The check's name (its `.wasm` and `conf.d/<name>.yaml`).
+    pub name: String,
+    /// Its language.
+    pub language: Language,
+    /// The world of `wit/worlds.wit` it targets.
+    pub world: String,
+}
+
+/// The WIT package, vendored into every project.
+const WIT: [(&str, &str); 5] = [
+    ("types.wit", include_str!("../../../wit/types.wit")),
+    ("files.wit", include_str!("../../../wit/files.wit")),
+    ("exec.wit", include_str!("../../../wit/exec.wit")),
+    ("mysql.wit", include_str!("../../../wit/mysql.wit")),
+    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
+];
+
+/// The Rust SDK's sources, vendored into Rust projects.
+const SDK: [(&str, &str); 4] = [
+    (
+        "lib.rs",
+        include_str!("../../../checks-wasm/sdk/src/lib.rs"),
+    ),
+    (
+        "check.rs",
+        include_str!("../../../checks-wasm/sdk/src/check.rs"),
+    ),
+    (
+        "config.rs",
+        include_str!("../../../checks-wasm/sdk/src/config.rs"),
+    ),
+    (
+        "output.rs",
+        include_str!("../../../checks-wasm/sdk/src/output.rs"),
+    ),
+];
+
+/// Creates the project `dir` (default `./NAME`) for check `name`.
+pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let valid = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !valid {
+        bail!(
+            "{name:?}: a check name is lower-case letters, digits, `_` and `-`, starting with a letter"
+        );
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+        bail!("{}: exists and is not empty", dir.display());
+    }
+    let lib = name.replace('-', "_");
+    let type_name: String = lib
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let version = WIT_PACKAGE.rsplit('@').next().unwrap_or("");
+    let fill = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{lib}}", &lib)
+            .replace("{{type}}", &type_name)
+            .replace("{{wit_version}}", version)
+    };
+    let write = |path: &str, text: &str| -> anyhow::Result<()> {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    for (file, text) in WIT {
+        write(&format!("wit/{file}"), text)?;
+    }
+    let world = match language {
+        Language::Rust => {
+            write(
+                "Cargo.toml",
+                &fill(include_str!("../../templates/rust/Cargo.toml")),
+            )?;
+            write(
+                "src/lib.rs",
+                &fill(include_str!("../../templates/rust/lib.rs")),
+            )?;
+            write(
+                "config.yaml",
+                &fill(include_str!("../../templates/rust/config.yaml")),
+            )?;
+            write(
+                "README.md",
+                &fill(include_str!("../../templates/rust/README.md")),
+            )?;
+            write(
+                "wasmon-sdk/Cargo.toml",
+                include_str!("../../templates/rust/sdk-Cargo.toml"),
+            )?;
+            for (file, text) in SDK {
+                // The SDK finds the WIT two folders up in the repository, one here.
+                write(
+                    &format!("wasmon-sdk/src/{file}"),
+                    &text.replace("path: \"../../wit\"", "path: \"../wit\""),
+                )?;
+            }
+            "file-check"
+        }
+        Language::Python => {
+            write(
+                "app.py",
+                &fill(include_str!("../../templates/python/app.py")),
+            )?;
+            write(
+                "wasmon_check.py",
+                include_str!("../../templates/python/wasmon_check.py"),
+            )?;
+            write(
+                "test_app.py",
+                include_str!("../../templates/python/test_app.py"),
+            )?;
+            write(
+                "config.yaml",
+                &fill(include_str!("../../templates/python/config.yaml")),
+            )?;
+            write(
+                "README.md",
+                &fill(include_str!("../../templates/python/README.md")),
+            )?;
+            "file-check"
+        }
+    };
+    let manifest = Manifest {
+        name: name.to_string(),
+        language,
+        world: world.to_string(),
+    };
+    write("check.yaml", &serde_yaml::to_string(&manifest)?)?;
+    println!(
+        "created {} ({language:?} check `{name}`, world `{world}`)\nnext: wasmon build {}",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Reads `DIR/check.yaml`.
+pub fn manifest(dir: &Path) -> anyhow::Result<Manifest> {
+    let path = dir.join("check.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: not a check project (create one with `wasmon new NAME --lang rust|python`)",
+            path.display()
+        )
+    })?;
+    serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))
+}

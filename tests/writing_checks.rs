@@ -1,0 +1,242 @@
+//! From `wasmon new` to samples in Rust and in Python, and Python checks contained like Rust
+//! ones. Rust projects build into `target/scaffold` (shared by runs, so the SDK's dependencies
+//! compile once); Python ones need componentize-py (`cargo xtask test` installs it, and
+//! `wasmon build` would too).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{Layout, assert_runs_every_second, root};
+use serde_json::Value;
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `wasmon build DIR`, Rust projects sharing one target folder.
+fn build(layout: &Layout, dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmon"))
+        .arg("--config")
+        .arg(layout.config())
+        .arg("build")
+        .arg(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/scaffold"))
+        .output()
+        .expect("run wasmon build");
+    ok(out)
+}
+
+fn samples(doc: &Value, name: &str) -> Vec<(f64, Vec<String>)> {
+    doc["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == name)
+        .map(|s| {
+            let tags = s["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            (s["value"].as_f64().unwrap(), tags)
+        })
+        .collect()
+}
+
+#[test]
+fn a_rust_check_from_new_to_samples() {
+    let layout = Layout::new("");
+    let dir = layout.dir.path().join("loadcheck");
+    let created = ok(layout.wasmon(&[
+        "new",
+        "loadcheck",
+        "--lang",
+        "rust",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    assert!(created.contains("next: wasmon build"), "{created}");
+    for file in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "config.yaml",
+        "README.md",
+        "check.yaml",
+        "wit/worlds.wit",
+        "wasmon-sdk/src/lib.rs",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} not created");
+    }
+    let built = build(&layout, &dir);
+    assert!(built.contains("check `loadcheck` 0.1.0"), "{built}");
+    let doc: Value = serde_json::from_str(&ok(layout.wasmon(&[
+        "check",
+        "--wasm",
+        dir.join("loadcheck.wasm").to_str().unwrap(),
+        "--check-config",
+        dir.join("config.yaml").to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    let load: f64 = std::fs::read_to_string("/proc/loadavg")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let got = samples(&doc, "loadcheck.load.1");
+    assert_eq!(got.len(), 1, "{doc}");
+    assert!((got[0].0 - load).abs() < 1.0, "{} vs {load}", got[0].0);
+    assert_eq!(samples(&doc, "loadcheck.load.15").len(), 1);
+}
+
+#[test]
+fn a_python_check_from_new_to_samples() {
+    let layout = Layout::new("");
+    let dir = layout.dir.path().join("loglevels");
+    ok(layout.wasmon(&[
+        "new",
+        "loglevels",
+        "--lang",
+        "python",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    // The scaffold's own test runs natively.
+    ok(Command::new("python3")
+        .args(["-m", "unittest", "test_app"])
+        .current_dir(&dir)
+        .output()
+        .unwrap());
+    let built = build(&layout, &dir);
+    assert!(built.contains("check `loglevels` 0.1.0"), "{built}");
+    let log = layout.dir.path().join("app.log");
+    std::fs::write(&log, "x ERROR a\ny WARN b\nz INFO c\nw ERROR d\nplain\n").unwrap();
+    let config = layout.dir.path().join("try.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "instances:\n  - grants: {{files: [{0}]}}\n    path: {0}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_str(&ok(layout.wasmon(&[
+        "check",
+        "--wasm",
+        dir.join("loglevels.wasm").to_str().unwrap(),
+        "--check-config",
+        config.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    let mut got: Vec<(String, f64)> = samples(&doc, "loglevels.lines")
+        .into_iter()
+        .map(|(v, tags)| {
+            let level = tags
+                .iter()
+                .find(|t| t.starts_with("level:"))
+                .cloned()
+                .unwrap();
+            (level, v)
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            ("level:debug".to_string(), 0.0),
+            ("level:error".to_string(), 2.0),
+            ("level:info".to_string(), 1.0),
+            ("level:warning".to_string(), 1.0),
+        ]
+    );
+}
+
+/// A Python check that aborts, loops or hogs memory, as its instance says.
+const MISBEHAVING: &str = r#"
+import os
+import wasmon_check
+
+
+class Check(wasmon_check.Check):
+    name = "pybad"
+
+    def setup(self, init_config, instance):
+        self.mode = instance["mode"]
+
+    def collect(self, out):
+        if self.mode == "abort":
+            os.abort()
+        if self.mode == "spin":
+            while True:
+                pass
+        if self.mode == "hog":
+            hoard = []
+            while True:
+                hoard.append(bytearray(1 << 20))
+"#;
+
+#[test]
+fn python_checks_are_contained_like_rust_ones() {
+    let layout = Layout::new("");
+    let dir = layout.dir.path().join("pybad");
+    ok(layout.wasmon(&[
+        "new",
+        "pybad",
+        "--lang",
+        "python",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    std::fs::write(dir.join("app.py"), MISBEHAVING).unwrap();
+    build(&layout, &dir);
+    std::fs::copy(
+        dir.join("pybad.wasm"),
+        layout.dir.path().join("checks.d/pybad.wasm"),
+    )
+    .unwrap();
+    layout.check_config(
+        "pybad",
+        // The scaffold's world imports `files`, so each instance grants one.
+        "instances:\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, mode: abort}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, limits: {memory_mib: 64}, mode: hog}\n",
+    );
+    layout.check_config(
+        "emit",
+        "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n",
+    );
+    let mut agent = layout.start_agent();
+    let status = |instance: &str, text: &str| {
+        let (instance, text) = (format!("instance={instance}"), text.to_string());
+        agent.wait_for_stdout(Duration::from_secs(60), move |l| {
+            l.starts_with("SERVICE_CHECK wasmon.check.status")
+                && l.contains("check=pybad")
+                && l.contains(&instance)
+                && l.contains("CRITICAL")
+                && l.contains(&text)
+        })
+    };
+    assert!(status("0", "trapped").is_some(), "abort not contained");
+    assert!(
+        status("1", "timed out after 500ms").is_some(),
+        "spin not stopped"
+    );
+    assert!(
+        status("2", "exceeded its memory limit of 64 MiB").is_some(),
+        "hog not stopped"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);
+    assert!(agent.stop());
+}
