@@ -110,6 +110,8 @@ pub fn main() -> ExitCode {
         // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    // HTTP clients (`status`, the sinks) use rustls with ring, the one provider built in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
