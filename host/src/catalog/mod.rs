@@ -89,6 +89,15 @@ async fn load_module(
     let Some(path) = config.find_module(&file.check) else {
         return Err(missing_module(config, file));
     };
+    load_cached(runtime, cache, path).await
+}
+
+/// Compiles one `.wasm` on a blocking thread, through the compiled cache.
+pub async fn load_cached(
+    runtime: &Runtime,
+    cache: &ModuleCache,
+    path: PathBuf,
+) -> Result<CheckModule, String> {
     let (engine, cache) = (runtime.engine().clone(), cache.clone());
     tokio::task::spawn_blocking(move || cache.load(&engine, &path))
         .await

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use super::new::{Language, manifest};
-use crate::catalog::ModuleCache;
+use crate::catalog::{ModuleCache, load_cached};
 use crate::config::AgentConfig;
 use crate::runtime::{Runtime, describe};
 
@@ -29,11 +29,9 @@ pub async fn build(config: &AgentConfig, dir: &Path) -> anyhow::Result<ExitCode>
     step(&format!("validating {}", output.display()));
     let runtime = Runtime::new()?;
     let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
-    let engine = runtime.engine().clone();
-    let path = output.clone();
-    let (module, _) = tokio::task::spawn_blocking(move || cache.load(&engine, &path))
+    let module = load_cached(&runtime, &cache, output.clone())
         .await
-        .context("compiling the component failed")??;
+        .map_err(anyhow::Error::msg)?;
     let descriptor = describe(&runtime, &module).await?;
     println!(
         "built {} in {:.1?}: check `{}` {}, {} bytes, compiled in {:.1?}",
