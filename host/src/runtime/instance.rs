@@ -242,6 +242,9 @@ async fn call_init(live: &mut Live, spec: &InstanceSpec) -> Result<(), RunError>
     flatten(result)
 }
 
+/// How long past its deadline a call blocked in the host is let run before it is dropped.
+const BLOCKED_GRACE: Duration = Duration::from_millis(100);
+
 /// Runs `call` with a deadline `timeout` from now; a failure is classified.
 async fn guarded<R>(
     live: &mut Live,
@@ -250,7 +253,11 @@ async fn guarded<R>(
 ) -> Result<R, RunError> {
     live.store.data_mut().deadline = Some(Instant::now() + timeout);
     live.store.set_epoch_deadline(1);
-    let result = call(live).await;
+    // The epoch callback stops a guest that computes; one waiting in the host (a sleep, a
+    // request) is stopped by dropping the call, after which the Store is rebuilt.
+    let result = tokio::time::timeout(timeout + BLOCKED_GRACE, call(live))
+        .await
+        .unwrap_or_else(|_| Err(wasmtime::Error::new(DeadlineReached)));
     live.store.data_mut().deadline = None;
     result.map_err(|e| classify(e, timeout, &live.store.data().guest_output.peek()))
 }
