@@ -6,7 +6,9 @@ mod emit;
 mod exec;
 mod files;
 mod fs_usage;
+mod http;
 mod mysql;
 
 pub use exec::run_command;
+pub use http::{HttpGate, admit as admit_http};
 pub use mysql::MysqlClient;

@@ -4,6 +4,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::http::{HttpGrant, HttpGrantConfig};
+
 /// `grants:` of an instance, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -12,6 +14,8 @@ pub struct GrantsConfig {
     pub files: Vec<String>,
     /// Whether the check may read filesystem usage (statvfs) of mount points.
     pub fs_usage: bool,
+    /// Outgoing HTTP requests (`wasi:http`): where to, how long, how much.
+    pub http: Option<HttpGrantConfig>,
 }
 
 /// Names under /proc that are never granted: they expose other processes' secrets
@@ -53,6 +57,8 @@ pub struct Grants {
     pub files: Vec<FileGrant>,
     /// Whether `fs-usage` is linked.
     pub fs_usage: bool,
+    /// Where `wasi:http` requests may go; none are allowed without it.
+    pub http: Option<HttpGrant>,
     /// The command the check may run (the instance's `command:`).
     pub command: Option<super::CommandGrant>,
     /// The MySQL server the check may query (the instance's `host`/`sock` and login).
@@ -79,10 +85,18 @@ impl Grants {
                 Err(message) => errors.push((field, message)),
             }
         }
+        let http = match config.http.as_ref().map(HttpGrant::parse).transpose() {
+            Ok(http) => http,
+            Err(problems) => {
+                errors.extend(problems);
+                None
+            }
+        };
         if errors.is_empty() {
             Ok(Self {
                 files,
                 fs_usage: config.fs_usage,
+                http,
                 command: None,
                 mysql: None,
             })
@@ -114,6 +128,9 @@ impl Grants {
             .collect();
         if self.fs_usage {
             lines.push("filesystem usage (statvfs)".into());
+        }
+        if let Some(http) = &self.http {
+            lines.push(http.describe());
         }
         if let Some(command) = &self.command {
             lines.push(format!(
@@ -173,6 +190,7 @@ mod tests {
         Grants::parse(&GrantsConfig {
             files: files.iter().map(|s| s.to_string()).collect(),
             fs_usage: false,
+            http: None,
         })
         .unwrap()
     }
@@ -211,6 +229,7 @@ mod tests {
                 "/a/[".into(),
             ],
             fs_usage: true,
+            http: None,
         })
         .unwrap_err();
         let fields: Vec<_> = e.iter().map(|(f, _)| f.as_str()).collect();

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::GuestOutput;
-use crate::capabilities::MysqlClient;
+use crate::capabilities::{HttpGate, MysqlClient};
 use crate::config::Grants;
 use crate::model::{Sample, ServiceCheck};
 
@@ -95,6 +96,8 @@ impl ResourceLimiter for MemoryLimiter {
 /// The data of an instance's Store.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_gate: HttpGate,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     /// When the current call must stop.
@@ -124,8 +127,11 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let http_gate = HttpGate::new(capabilities.grants.http.clone(), label.clone());
         Self {
             wasi,
+            http: WasiHttpCtx::new(),
+            http_gate,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 max_bytes: memory_bytes,
@@ -145,6 +151,17 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        self.http_gate.deadline = self.deadline;
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_gate,
         }
     }
 }

@@ -44,11 +44,15 @@ impl LinkSet {
         }
     }
 
-    /// A linker with WASI (no files, no network, no environment), `emit`, and the
+    /// A linker with WASI (no files, no sockets, no environment), `wasi:http` (gated by
+    /// `grants.http`), `emit`, and the
     /// capabilities in this set.
     fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Always linked, since language runtimes (JavaScript's) import it whether or not a
+        // check sends requests; each request is refused unless `grants.http` allows it.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         wit::emit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         if self.files {
