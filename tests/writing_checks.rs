@@ -1,7 +1,8 @@
-//! From `wasmon new` to samples in Rust and in Python, and Python checks contained like Rust
-//! ones. Rust projects build into `target/scaffold` (shared by runs, so the SDK's dependencies
-//! compile once); Python ones need componentize-py (`cargo xtask test` installs it, and
-//! `wasmon build` would too).
+//! From `wasmon new` to samples in Rust, Python and JavaScript, and Python and JavaScript
+//! checks contained like Rust ones. Rust projects build into `target/scaffold` (shared by runs,
+//! so the SDK's dependencies compile once); Python ones need componentize-py (`cargo xtask
+//! test` installs it, and `wasmon build` would too); JavaScript ones install componentize-js
+//! from npm into the project, as `wasmon build` does for anyone.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{Layout, assert_runs_every_second, root};
+use common::{Layout, Line, assert_runs_every_second, root};
 use serde_json::Value;
 
 fn ok(out: Output) -> String {
@@ -167,6 +168,7 @@ fn a_python_check_from_new_to_samples() {
 /// A Python check that aborts, loops or hogs memory, as its instance says.
 const MISBEHAVING: &str = r#"
 import os
+import time
 import wasmon_check
 
 
@@ -186,6 +188,8 @@ class Check(wasmon_check.Check):
             hoard = []
             while True:
                 hoard.append(bytearray(1 << 20))
+        if self.mode == "sleep":
+            time.sleep(600)
 "#;
 
 #[test]
@@ -210,7 +214,7 @@ fn python_checks_are_contained_like_rust_ones() {
     layout.check_config(
         "pybad",
         // The scaffold's world imports `files`, so each instance grants one.
-        "instances:\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, mode: abort}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, limits: {memory_mib: 64}, mode: hog}\n",
+        "instances:\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, mode: abort}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, limits: {memory_mib: 64}, mode: hog}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: sleep}\n",
     );
     layout.check_config(
         "emit",
@@ -235,6 +239,172 @@ fn python_checks_are_contained_like_rust_ones() {
     assert!(
         status("2", "exceeded its memory limit of 64 MiB").is_some(),
         "hog not stopped"
+    );
+    assert!(
+        status("3", "timed out after 500ms").is_some(),
+        "a sleep in the host not stopped"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);
+    assert!(agent.stop());
+}
+
+/// `wasmon new NAME --lang js` in the layout's folder, its own test run natively.
+fn new_js(layout: &Layout, name: &str) -> std::path::PathBuf {
+    let dir = layout.dir.path().join(name);
+    ok(layout.wasmon(&["new", name, "--lang", "js", "--dir", dir.to_str().unwrap()]));
+    ok(Command::new("node")
+        .args(["--test", "app.test.js"])
+        .current_dir(&dir)
+        .output()
+        .unwrap());
+    dir
+}
+
+/// The agent's own status endpoint is the JSON server the JavaScript example polls: from the
+/// project to samples with `wasmon check --wasm`, then hot-dropped into the running agent,
+/// which reports its own PID through it. `fetch` goes only where `grants.http` allows.
+#[test]
+fn a_js_check_from_new_to_samples_over_http() {
+    let layout = Layout::new("");
+    let agent = layout.start_agent();
+    let (addr, token) = layout.api();
+    let dir = new_js(&layout, "selfwatch");
+    let built = build(&layout, &dir);
+    assert!(built.contains("check `selfwatch` 0.1.0"), "{built}");
+    let port = addr.rsplit(':').next().unwrap();
+    let instance = |url_host: &str, allow: &str| {
+        format!(
+            "  - url: http://{url_host}:{port}/v1/status\n    headers: {{Authorization: \"Bearer {token}\"}}\n    include: [pid]\n    min_collection_interval: 1\n    grants: {{http: {{allow: [\"{allow}\"]}}}}\n"
+        )
+    };
+    let other_port = port.parse::<u16>().unwrap() ^ 1;
+    let config = format!(
+        "init_config:\ninstances:\n{}{}{}",
+        instance("127.0.0.1", &addr),
+        // By name: allowed because `localhost` resolves to the listed address.
+        instance("localhost", &addr),
+        instance("127.0.0.1", &format!("127.0.0.1:{other_port}")),
+    );
+    let try_config = layout.dir.path().join("try.yaml");
+    std::fs::write(&try_config, &config).unwrap();
+    let out = layout.wasmon(&[
+        "check",
+        "--wasm",
+        dir.join("selfwatch.wasm").to_str().unwrap(),
+        "--check-config",
+        try_config.to_str().unwrap(),
+        "--json",
+    ]);
+    // The third instance fails, so the command does.
+    assert!(!out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pids = samples(&doc, "selfwatch.pid");
+    assert_eq!(pids.len(), 2, "{doc}");
+    for (pid, tags) in &pids {
+        assert_eq!(*pid, f64::from(agent.pid()), "{tags:?}");
+    }
+    let verdicts: Vec<String> = doc["service_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "selfwatch.can_connect")
+        .map(|c| c["status"].to_string().to_lowercase())
+        .collect();
+    assert_eq!(verdicts, ["\"ok\"", "\"ok\"", "\"critical\""], "{doc}");
+
+    // Dropped into the running agent, it runs on its schedule.
+    layout.check_config("selfwatch", &config);
+    std::fs::copy(
+        dir.join("selfwatch.wasm"),
+        layout.dir.path().join("checks.d/selfwatch.wasm"),
+    )
+    .unwrap();
+    let line = agent.wait_for_stdout(Duration::from_secs(90), |l| {
+        Line::parse(l).is_some_and(|l| l.name == "selfwatch.pid")
+    });
+    let line = Line::parse(&line.expect("the dropped JS check never reported")).unwrap();
+    assert_eq!(line.value, f64::from(agent.pid()));
+}
+
+/// A JavaScript check that throws past the SDK (a trap), loops, hogs memory or waits in the
+/// host, as its instance says.
+const JS_MISBEHAVING: &str = r#"
+import { defineCheck } from './wasmon_check.js';
+
+let mode = null;
+const sdk = defineCheck({
+  name: 'jsbad',
+  setup(initConfig, instance) {
+    mode = instance.mode;
+  },
+  async collect() {
+    if (mode === 'spin') {
+      for (;;) {}
+    }
+    if (mode === 'hog') {
+      const hoard = [];
+      for (;;) hoard.push(new Array(1 << 20).fill(7));
+    }
+    if (mode === 'sleep') {
+      await new Promise((resolve) => setTimeout(resolve, 600000));
+    }
+  },
+});
+
+export const check = {
+  ...sdk,
+  async run(timestampMs) {
+    if (mode === 'trap') {
+      throw new Error('not a check-error: the component traps');
+    }
+    return sdk.run(timestampMs);
+  },
+};
+"#;
+
+#[test]
+fn js_checks_are_contained_like_rust_ones() {
+    let layout = Layout::new("");
+    let dir = new_js(&layout, "jsbad");
+    std::fs::write(dir.join("app.js"), JS_MISBEHAVING).unwrap();
+    build(&layout, &dir);
+    std::fs::copy(
+        dir.join("jsbad.wasm"),
+        layout.dir.path().join("checks.d/jsbad.wasm"),
+    )
+    .unwrap();
+    layout.check_config(
+        "jsbad",
+        "instances:\n  - {min_collection_interval: 1, mode: trap}\n  - {min_collection_interval: 1, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 10, timeout: 8, limits: {memory_mib: 64}, mode: hog}\n  - {min_collection_interval: 1, timeout: 0.5, mode: sleep}\n",
+    );
+    layout.check_config(
+        "emit",
+        "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n",
+    );
+    let mut agent = layout.start_agent();
+    let status = |instance: &str, text: &str| {
+        let (instance, text) = (format!("instance={instance}"), text.to_string());
+        agent.wait_for_stdout(Duration::from_secs(90), move |l| {
+            l.starts_with("SERVICE_CHECK wasmon.check.status")
+                && l.contains("check=jsbad")
+                && l.contains(&instance)
+                && l.contains("CRITICAL")
+                && l.contains(&text)
+        })
+    };
+    assert!(status("0", "trapped").is_some(), "trap not contained");
+    assert!(
+        status("1", "timed out after 500ms").is_some(),
+        "spin not stopped"
+    );
+    assert!(
+        status("2", "exceeded its memory limit of 64 MiB").is_some(),
+        "hog not stopped"
+    );
+    assert!(
+        status("3", "timed out after 500ms").is_some(),
+        "a wait in the host not stopped"
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);

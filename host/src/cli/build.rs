@@ -1,5 +1,6 @@
 //! `wasmon build [DIR]`: builds a check project into a validated component, installing the
-//! toolchain pieces it needs (the `wasm32-wasip2` target, componentize-py) or saying which
+//! toolchain pieces it needs (the `wasm32-wasip2` target, componentize-py, componentize-js)
+//! or saying which
 //! command does.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use super::new::{Language, manifest};
+use super::new::{COMPONENTIZE_JS, Language, manifest};
 use crate::catalog::{ModuleCache, load_cached};
 use crate::config::AgentConfig;
 use crate::runtime::{Runtime, describe};
@@ -25,6 +26,7 @@ pub async fn build(config: &AgentConfig, dir: &Path) -> anyhow::Result<ExitCode>
     match manifest.language {
         Language::Rust => build_rust(dir, &manifest.name, &output)?,
         Language::Python => build_python(dir, &manifest.world, &output)?,
+        Language::Js => build_js(dir, &manifest.world, &output)?,
     }
     step(&format!("validating {}", output.display()));
     let runtime = Runtime::new()?;
@@ -115,4 +117,33 @@ fn build_python(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
         .args(["-d", "wit", "-w", world, "componentize", "app", "-o"])
         .arg(output.file_name().unwrap_or_default());
     run(componentize)
+}
+
+fn build_js(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
+    let has_npm = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_npm {
+        bail!(
+            "JavaScript checks are built with componentize-js, which needs Node.js 18 or newer and npm: install them (Debian: `apt-get install nodejs npm`)"
+        );
+    }
+    let componentize = std::path::absolute(dir.join("node_modules/.bin/componentize-js"))?;
+    if !componentize.exists() {
+        step(&format!(
+            "installing componentize-js {COMPONENTIZE_JS} (npm install, as package.json says)"
+        ));
+        let mut npm = Command::new("npm");
+        npm.current_dir(dir)
+            .args(["install", "--no-audit", "--no-fund"]);
+        run(npm).context("install it with `npm install` in the project")?;
+    }
+    step("building with componentize-js (bundles SpiderMonkey: about 12 MB)");
+    let mut build = Command::new(componentize);
+    build
+        .current_dir(dir)
+        .args(["app.js", "--wit", "wit", "--world-name", world, "--out"])
+        .arg(output.file_name().unwrap_or_default());
+    run(build)
 }

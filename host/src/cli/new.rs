@@ -1,4 +1,4 @@
-//! `wasmon new NAME --lang rust|python`: a check project with its config example, a README,
+//! `wasmon new NAME --lang rust|python|js`: a check project with its config example, a README,
 //! a test, the WIT it targets and (for Rust) the SDK, vendored so it builds offline.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,88 @@ pub enum Language {
     Rust,
     /// Python, built with componentize-py.
     Python,
+    /// JavaScript, built with componentize-js.
+    Js,
+}
+
+impl Language {
+    /// The world its template targets: the Python example reads a file, the JavaScript one
+    /// uses `fetch` (`wasi:http`, linked for every check), the Rust one reads a file.
+    fn world(self) -> &'static str {
+        match self {
+            Language::Rust | Language::Python => "file-check",
+            Language::Js => "plain-check",
+        }
+    }
+}
+
+/// The componentize-js release the JavaScript SDK is written against (the scaffold's
+/// `package.json` pins it; `wasmon build` installs it with npm).
+pub const COMPONENTIZE_JS: &str = "0.23.0";
+
+/// A project's files, `{{name}}` and the like filled in when written.
+fn template(language: Language) -> &'static [(&'static str, &'static str)] {
+    match language {
+        Language::Rust => &[
+            (
+                "Cargo.toml",
+                include_str!("../../templates/rust/Cargo.toml"),
+            ),
+            ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
+            (
+                "config.yaml",
+                include_str!("../../templates/rust/config.yaml"),
+            ),
+            ("README.md", include_str!("../../templates/rust/README.md")),
+            (
+                "wasmon-sdk/Cargo.toml",
+                include_str!("../../templates/rust/sdk-Cargo.toml"),
+            ),
+        ],
+        Language::Python => &[
+            ("app.py", include_str!("../../templates/python/app.py")),
+            (
+                "wasmon_check.py",
+                include_str!("../../templates/python/wasmon_check.py"),
+            ),
+            (
+                "test_app.py",
+                include_str!("../../templates/python/test_app.py"),
+            ),
+            (
+                "config.yaml",
+                include_str!("../../templates/python/config.yaml"),
+            ),
+            (
+                "README.md",
+                include_str!("../../templates/python/README.md"),
+            ),
+        ],
+        Language::Js => &[
+            (
+                "package.json",
+                include_str!("../../templates/js/package.json"),
+            ),
+            ("app.js", include_str!("../../templates/js/app.js")),
+            (
+                "wasmon_check.js",
+                include_str!("../../templates/js/wasmon_check.js"),
+            ),
+            (
+                "json_metrics.js",
+                include_str!("../../templates/js/json_metrics.js"),
+            ),
+            (
+                "app.test.js",
+                include_str!("../../templates/js/app.test.js"),
+            ),
+            (
+                "config.yaml",
+                include_str!("../../templates/js/config.yaml"),
+            ),
+            ("README.md", include_str!("../../templates/js/README.md")),
+        ],
+    }
 }
 
 /// `check.yaml` at the root of a check project: what `wasmon build` builds.
@@ -87,6 +169,7 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     let version = WIT_PACKAGE.rsplit('@').next().unwrap_or("");
     let fill = |text: &str| {
         text.replace("{{name}}", name)
+            .replace("{{componentize_js}}", COMPONENTIZE_JS)
             .replace("{{lib}}", &lib)
             .replace("{{type}}", &type_name)
             .replace("{{wit_version}}", version)
@@ -101,61 +184,19 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     for (file, text) in WIT {
         write(&format!("wit/{file}"), text)?;
     }
-    let world = match language {
-        Language::Rust => {
+    for (file, text) in template(language) {
+        write(file, &fill(text))?;
+    }
+    if language == Language::Rust {
+        for (file, text) in SDK {
+            // The SDK finds the WIT two folders up in the repository, one here.
             write(
-                "Cargo.toml",
-                &fill(include_str!("../../templates/rust/Cargo.toml")),
+                &format!("wasmon-sdk/src/{file}"),
+                &text.replace("path: \"../../wit\"", "path: \"../wit\""),
             )?;
-            write(
-                "src/lib.rs",
-                &fill(include_str!("../../templates/rust/lib.rs")),
-            )?;
-            write(
-                "config.yaml",
-                &fill(include_str!("../../templates/rust/config.yaml")),
-            )?;
-            write(
-                "README.md",
-                &fill(include_str!("../../templates/rust/README.md")),
-            )?;
-            write(
-                "wasmon-sdk/Cargo.toml",
-                include_str!("../../templates/rust/sdk-Cargo.toml"),
-            )?;
-            for (file, text) in SDK {
-                // The SDK finds the WIT two folders up in the repository, one here.
-                write(
-                    &format!("wasmon-sdk/src/{file}"),
-                    &text.replace("path: \"../../wit\"", "path: \"../wit\""),
-                )?;
-            }
-            "file-check"
         }
-        Language::Python => {
-            write(
-                "app.py",
-                &fill(include_str!("../../templates/python/app.py")),
-            )?;
-            write(
-                "wasmon_check.py",
-                include_str!("../../templates/python/wasmon_check.py"),
-            )?;
-            write(
-                "test_app.py",
-                include_str!("../../templates/python/test_app.py"),
-            )?;
-            write(
-                "config.yaml",
-                &fill(include_str!("../../templates/python/config.yaml")),
-            )?;
-            write(
-                "README.md",
-                &fill(include_str!("../../templates/python/README.md")),
-            )?;
-            "file-check"
-        }
-    };
+    }
+    let world = language.world();
     let manifest = Manifest {
         name: name.to_string(),
         language,
@@ -175,7 +216,7 @@ pub fn manifest(dir: &Path) -> anyhow::Result<Manifest> {
     let path = dir.join("check.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
-            "{}: not a check project (create one with `wasmon new NAME --lang rust|python`)",
+            "{}: not a check project (create one with `wasmon new NAME --lang rust|python|js`)",
             path.display()
         )
     })?;
