@@ -204,8 +204,9 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     };
     write("check.yaml", &serde_yaml::to_string(&manifest)?)?;
     println!(
-        "created {} ({language:?} check `{name}`, world `{world}`)\nnext: wasmon build {}",
+        "created {} ({} check `{name}`, world `{world}`)\nnext: wasmon build {}",
         dir.display(),
+        format!("{language:?}").to_lowercase(),
         dir.display()
     );
     Ok(())
