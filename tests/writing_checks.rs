@@ -273,18 +273,21 @@ fn a_js_check_from_new_to_samples_over_http() {
     let built = build(&layout, &dir);
     assert!(built.contains("check `selfwatch` 0.1.0"), "{built}");
     let port = addr.rsplit(':').next().unwrap();
-    let instance = |url_host: &str, allow: &str| {
+    let limited = |url_host: &str, allow: &str, max_bytes: u32| {
         format!(
-            "  - url: http://{url_host}:{port}/v1/status\n    headers: {{Authorization: \"Bearer {token}\"}}\n    include: [pid]\n    min_collection_interval: 1\n    grants: {{http: {{allow: [\"{allow}\"]}}}}\n"
+            "  - url: http://{url_host}:{port}/v1/status\n    headers: {{Authorization: \"Bearer {token}\"}}\n    include: [pid]\n    min_collection_interval: 1\n    grants: {{http: {{allow: [\"{allow}\"], max_response_bytes: {max_bytes}}}}}\n"
         )
     };
+    let instance = |url_host: &str, allow: &str| limited(url_host, allow, 1 << 20);
     let other_port = port.parse::<u16>().unwrap() ^ 1;
     let config = format!(
-        "init_config:\ninstances:\n{}{}{}",
+        "init_config:\ninstances:\n{}{}{}{}",
         instance("127.0.0.1", &addr),
         // By name: allowed because `localhost` resolves to the listed address.
         instance("localhost", &addr),
         instance("127.0.0.1", &format!("127.0.0.1:{other_port}")),
+        // The status document is longer than 20 bytes.
+        limited("127.0.0.1", &addr, 20),
     );
     let try_config = layout.dir.path().join("try.yaml");
     std::fs::write(&try_config, &config).unwrap();
@@ -296,7 +299,7 @@ fn a_js_check_from_new_to_samples_over_http() {
         try_config.to_str().unwrap(),
         "--json",
     ]);
-    // The third instance fails, so the command does.
+    // The last two instances fail, so the command does.
     assert!(!out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pids = samples(&doc, "selfwatch.pid");
@@ -311,7 +314,11 @@ fn a_js_check_from_new_to_samples_over_http() {
         .filter(|c| c["name"] == "selfwatch.can_connect")
         .map(|c| c["status"].to_string().to_lowercase())
         .collect();
-    assert_eq!(verdicts, ["\"ok\"", "\"ok\"", "\"critical\""], "{doc}");
+    assert_eq!(
+        verdicts,
+        ["\"ok\"", "\"ok\"", "\"critical\"", "\"critical\""],
+        "{doc}"
+    );
 
     // Dropped into the running agent, it runs on its schedule.
     layout.check_config("selfwatch", &config);
