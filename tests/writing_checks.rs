@@ -273,21 +273,27 @@ fn a_js_check_from_new_to_samples_over_http() {
     let built = build(&layout, &dir);
     assert!(built.contains("check `selfwatch` 0.1.0"), "{built}");
     let port = addr.rsplit(':').next().unwrap();
-    let limited = |url_host: &str, allow: &str, max_bytes: u32| {
+    let limited = |url_host: &str, port: &str, allow: &str, max_bytes: u32| {
         format!(
-            "  - url: http://{url_host}:{port}/v1/status\n    headers: {{Authorization: \"Bearer {token}\"}}\n    include: [pid]\n    min_collection_interval: 1\n    grants: {{http: {{allow: [\"{allow}\"], max_response_bytes: {max_bytes}}}}}\n"
+            "  - url: http://{url_host}:{port}/v1/status\n    headers: {{Authorization: \"Bearer {token}\"}}\n    include: [pid]\n    min_collection_interval: 1\n    grants: {{http: {{allow: [\"{allow}\"], max_response_bytes: {max_bytes}, timeout_secs: 0.3}}}}\n"
         )
     };
-    let instance = |url_host: &str, allow: &str| limited(url_host, allow, 1 << 20);
+    let instance = |url_host: &str, allow: &str| limited(url_host, port, allow, 1 << 20);
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let silent_port = silent_addr.rsplit(':').next().unwrap();
     let other_port = port.parse::<u16>().unwrap() ^ 1;
     let config = format!(
-        "init_config:\ninstances:\n{}{}{}{}",
+        "init_config:\ninstances:\n{}{}{}{}{}",
         instance("127.0.0.1", &addr),
         // By name: allowed because `localhost` resolves to the listed address.
         instance("localhost", &addr),
         instance("127.0.0.1", &format!("127.0.0.1:{other_port}")),
         // The status document is longer than 20 bytes.
-        limited("127.0.0.1", &addr, 20),
+        limited("127.0.0.1", port, &addr, 20),
+        // Past the request's timeout (0.3 s, within the run's 1 s), fetch fails.
+        limited("127.0.0.1", silent_port, &silent_addr, 1 << 20),
     );
     let try_config = layout.dir.path().join("try.yaml");
     std::fs::write(&try_config, &config).unwrap();
@@ -299,7 +305,7 @@ fn a_js_check_from_new_to_samples_over_http() {
         try_config.to_str().unwrap(),
         "--json",
     ]);
-    // The last two instances fail, so the command does.
+    // The last three instances fail, so the command does.
     assert!(!out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pids = samples(&doc, "selfwatch.pid");
@@ -316,7 +322,13 @@ fn a_js_check_from_new_to_samples_over_http() {
         .collect();
     assert_eq!(
         verdicts,
-        ["\"ok\"", "\"ok\"", "\"critical\"", "\"critical\""],
+        [
+            "\"ok\"",
+            "\"ok\"",
+            "\"critical\"",
+            "\"critical\"",
+            "\"critical\""
+        ],
         "{doc}"
     );
 
