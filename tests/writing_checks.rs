@@ -206,44 +206,49 @@ fn python_checks_are_contained_like_rust_ones() {
     ]));
     std::fs::write(dir.join("app.py"), MISBEHAVING).unwrap();
     build(&layout, &dir);
-    std::fs::copy(
-        dir.join("pybad.wasm"),
-        layout.dir.path().join("checks.d/pybad.wasm"),
-    )
-    .unwrap();
-    layout.check_config(
+    assert_contained(
+        &layout,
         "pybad",
         // The scaffold's world imports `files`, so each instance grants one.
         "instances:\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, mode: abort}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, limits: {memory_mib: 64}, mode: hog}\n  - {min_collection_interval: 1, grants: {files: [/proc/loadavg]}, timeout: 0.5, mode: sleep}\n",
+        [
+            "trapped",
+            "timed out after 500ms",
+            "exceeded its memory limit of 64 MiB",
+            "timed out after 500ms",
+        ],
     );
+}
+
+/// Installs `<check>.wasm`, built in the layout's `<check>/`, with four misbehaving
+/// `instances` (a trap, a loop, a memory hog, a wait in the host) beside a healthy check, and
+/// asserts each is reported CRITICAL with its message while the healthy one keeps its 1 s
+/// schedule.
+fn assert_contained(layout: &Layout, check: &str, instances: &str, messages: [&str; 4]) {
+    let wasm = format!("{check}.wasm");
+    std::fs::copy(
+        layout.dir.path().join(check).join(&wasm),
+        layout.dir.path().join("checks.d").join(&wasm),
+    )
+    .unwrap();
+    layout.check_config(check, instances);
     layout.check_config(
         "emit",
         "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n",
     );
     let mut agent = layout.start_agent();
-    let status = |instance: &str, text: &str| {
-        let (instance, text) = (format!("instance={instance}"), text.to_string());
-        agent.wait_for_stdout(Duration::from_secs(60), move |l| {
+    let misbehaviours = ["trap", "loop", "memory hog", "wait in the host"];
+    for (index, (message, what)) in messages.iter().zip(misbehaviours).enumerate() {
+        let (check_field, instance) = (format!("check={check}"), format!("instance={index}"));
+        let reported = agent.wait_for_stdout(Duration::from_secs(90), |l| {
             l.starts_with("SERVICE_CHECK wasmon.check.status")
-                && l.contains("check=pybad")
+                && l.contains(&check_field)
                 && l.contains(&instance)
                 && l.contains("CRITICAL")
-                && l.contains(&text)
-        })
-    };
-    assert!(status("0", "trapped").is_some(), "abort not contained");
-    assert!(
-        status("1", "timed out after 500ms").is_some(),
-        "spin not stopped"
-    );
-    assert!(
-        status("2", "exceeded its memory limit of 64 MiB").is_some(),
-        "hog not stopped"
-    );
-    assert!(
-        status("3", "timed out after 500ms").is_some(),
-        "a sleep in the host not stopped"
-    );
+                && l.contains(message)
+        });
+        assert!(reported.is_some(), "{what} not contained");
+    }
     std::thread::sleep(Duration::from_secs(4));
     assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);
     assert!(agent.stop());
@@ -388,44 +393,15 @@ fn js_checks_are_contained_like_rust_ones() {
     let dir = new_js(&layout, "jsbad");
     std::fs::write(dir.join("app.js"), JS_MISBEHAVING).unwrap();
     build(&layout, &dir);
-    std::fs::copy(
-        dir.join("jsbad.wasm"),
-        layout.dir.path().join("checks.d/jsbad.wasm"),
-    )
-    .unwrap();
-    layout.check_config(
+    assert_contained(
+        &layout,
         "jsbad",
         "instances:\n  - {min_collection_interval: 1, mode: trap}\n  - {min_collection_interval: 1, timeout: 0.5, mode: spin}\n  - {min_collection_interval: 10, timeout: 8, limits: {memory_mib: 64}, mode: hog}\n  - {min_collection_interval: 1, timeout: 0.5, mode: sleep}\n",
+        [
+            "trapped",
+            "timed out after 500ms",
+            "exceeded its memory limit of 64 MiB",
+            "timed out after 500ms",
+        ],
     );
-    layout.check_config(
-        "emit",
-        "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n",
-    );
-    let mut agent = layout.start_agent();
-    let status = |instance: &str, text: &str| {
-        let (instance, text) = (format!("instance={instance}"), text.to_string());
-        agent.wait_for_stdout(Duration::from_secs(90), move |l| {
-            l.starts_with("SERVICE_CHECK wasmon.check.status")
-                && l.contains("check=jsbad")
-                && l.contains(&instance)
-                && l.contains("CRITICAL")
-                && l.contains(&text)
-        })
-    };
-    assert!(status("0", "trapped").is_some(), "trap not contained");
-    assert!(
-        status("1", "timed out after 500ms").is_some(),
-        "spin not stopped"
-    );
-    assert!(
-        status("2", "exceeded its memory limit of 64 MiB").is_some(),
-        "hog not stopped"
-    );
-    assert!(
-        status("3", "timed out after 500ms").is_some(),
-        "a wait in the host not stopped"
-    );
-    std::thread::sleep(Duration::from_secs(4));
-    assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);
-    assert!(agent.stop());
 }

@@ -35,9 +35,9 @@ pub struct HttpGate {
 
 impl HttpGate {
     /// Requests allowed by `grant`; none without one.
-    pub fn new(grant: Option<HttpGrant>, label: Arc<str>) -> Self {
+    pub fn new(grant: Option<Arc<HttpGrant>>, label: Arc<str>) -> Self {
         Self {
-            grant: grant.map(Arc::new),
+            grant,
             label,
             deadline: None,
         }
@@ -88,6 +88,8 @@ enum Refusal {
     Connect(std::io::Error),
     #[error("TLS: {0}")]
     Tls(std::io::Error),
+    #[error("the response has {0} bytes, over grants.http.max_response_bytes ({1})")]
+    TooLarge(u64, u64),
     #[error("{0}")]
     Protocol(String),
 }
@@ -103,6 +105,7 @@ impl From<Refusal> for Error {
             },
             Refusal::Connect(e) => Error::Connect(e),
             Refusal::Tls(e) => Error::Tls(e),
+            Refusal::TooLarge(_, cap) => Error::HttpResponseBodySize(Some(cap)),
             Refusal::Protocol(m) => Error::InternalError(Some(m)),
         }
     }
@@ -133,7 +136,7 @@ async fn send_granted(
             "{target} is not in grants.http.allow"
         )));
     }
-    let exchange = async {
+    let attempt = async {
         let resolved = resolve(&target).await?;
         let addresses = admit(grant, &target, &resolved).map_err(Refusal::Denied)?;
         let stream = connect(&addresses).await?;
@@ -148,7 +151,7 @@ async fn send_granted(
             exchange(stream, request).await
         }
     };
-    let response = tokio::time::timeout_at(deadline, exchange)
+    let response = tokio::time::timeout_at(deadline, attempt)
         .await
         .map_err(|_| Refusal::Timeout(limit))??;
     let cap = grant.max_response_bytes;
@@ -158,9 +161,7 @@ async fn send_granted(
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .filter(|&length| length > cap)
     {
-        return Err(Refusal::Protocol(format!(
-            "the response has {length} bytes, over grants.http.max_response_bytes ({cap})"
-        )));
+        return Err(Refusal::TooLarge(length, cap));
     }
     Ok(response.map(|incoming| {
         Bounded {
@@ -258,18 +259,28 @@ async fn handshake_tls(
     target: &HttpTarget,
     stream: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Refusal> {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    let config = rustls::ClientConfig::with_platform_verifier()
-        .map_err(|e| Refusal::Tls(std::io::Error::other(e)))?;
+    let config = tls_config().map_err(|e| Refusal::Tls(std::io::Error::other(e.clone())))?;
     let name = match &target.host {
         HttpHost::Ip(ip) => rustls::pki_types::ServerName::from(*ip),
         HttpHost::Name(name) => rustls::pki_types::ServerName::try_from(name.clone())
             .map_err(|e| Refusal::Tls(std::io::Error::other(e)))?,
     };
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await
         .map_err(Refusal::Tls)
+}
+
+/// The TLS client settings (the system's verifier), made on the first HTTPS request and
+/// shared by every later one.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, &'static rustls::Error> {
+    use rustls_platform_verifier::ConfigVerifierExt;
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| rustls::ClientConfig::with_platform_verifier().map(Arc::new))
+        .as_ref()
+        .map(Arc::clone)
 }
 
 /// One HTTP/1.1 exchange over `stream`; the connection is driven by its own task.
@@ -334,15 +345,13 @@ impl Body for Bounded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{HttpGrant, HttpGrantConfig};
 
     fn grant(allow: &[&str]) -> HttpGrant {
-        HttpGrant::parse(&HttpGrantConfig {
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-            timeout_secs: 1.0,
+        HttpGrant {
+            allow: allow.iter().map(|s| target(s)).collect(),
+            timeout: std::time::Duration::from_secs(1),
             max_response_bytes: 1024,
-        })
-        .unwrap()
+        }
     }
 
     fn target(text: &str) -> HttpTarget {

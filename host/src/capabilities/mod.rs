@@ -10,5 +10,5 @@ mod http;
 mod mysql;
 
 pub use exec::run_command;
-pub use http::{HttpGate, admit as admit_http};
+pub use http::HttpGate;
 pub use mysql::MysqlClient;

@@ -1,7 +1,6 @@
 //! `wasmon build [DIR]`: builds a check project into a validated component, installing the
 //! toolchain pieces it needs (the `wasm32-wasip2` target, componentize-py, componentize-js)
-//! or saying which
-//! command does.
+//! or saying which command does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -51,6 +50,14 @@ fn step(what: &str) {
     eprintln!("==> {what}");
 }
 
+/// Whether `program --version` runs and succeeds, i.e. the tool is installed.
+fn answers(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Runs `command` with its output shown; an error names the command.
 fn run(mut command: Command) -> anyhow::Result<()> {
     let shown = format!("{command:?}");
@@ -98,11 +105,7 @@ fn build_rust(dir: &Path, name: &str, output: &Path) -> anyhow::Result<()> {
 }
 
 fn build_python(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
-    let found = Command::new("componentize-py")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
+    if !answers("componentize-py") {
         step(&format!(
             "installing {COMPONENTIZE_PY} (pip install {COMPONENTIZE_PY})"
         ));
@@ -120,11 +123,7 @@ fn build_python(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
 }
 
 fn build_js(dir: &Path, world: &str, output: &Path) -> anyhow::Result<()> {
-    let has_npm = Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_npm {
+    if !answers("npm") {
         bail!(
             "JavaScript checks are built with componentize-js, which needs Node.js 18 or newer and npm: install them (Debian: `apt-get install nodejs npm`)"
         );

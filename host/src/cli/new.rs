@@ -20,6 +20,15 @@ pub enum Language {
 }
 
 impl Language {
+    /// Its name as `--lang` takes it.
+    fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::Js => "js",
+        }
+    }
+
     /// The world its template targets: the Python example reads a file, the JavaScript one
     /// uses `fetch` (`wasi:http`, linked for every check), the Rust one reads a file.
     fn world(self) -> &'static str {
@@ -206,7 +215,7 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     println!(
         "created {} ({} check `{name}`, world `{world}`)\nnext: wasmon build {}",
         dir.display(),
-        format!("{language:?}").to_lowercase(),
+        language.name(),
         dir.display()
     );
     Ok(())

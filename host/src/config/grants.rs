@@ -1,6 +1,7 @@
 //! What an instance may reach: the files it may read and whether it may stat filesystems.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -58,7 +59,7 @@ pub struct Grants {
     /// Whether `fs-usage` is linked.
     pub fs_usage: bool,
     /// Where `wasi:http` requests may go; none are allowed without it.
-    pub http: Option<HttpGrant>,
+    pub http: Option<Arc<HttpGrant>>,
     /// The command the check may run (the instance's `command:`).
     pub command: Option<super::CommandGrant>,
     /// The MySQL server the check may query (the instance's `host`/`sock` and login).
@@ -86,7 +87,7 @@ impl Grants {
             }
         }
         let http = match config.http.as_ref().map(HttpGrant::parse).transpose() {
-            Ok(http) => http,
+            Ok(http) => http.map(Arc::new),
             Err(problems) => {
                 errors.extend(problems);
                 None

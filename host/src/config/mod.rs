@@ -15,6 +15,6 @@ pub use check_file::{CheckFile, InstanceConfig, Limits};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::ConfigError;
 pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};
-pub use http::{HttpGrant, HttpGrantConfig, HttpHost, HttpTarget, canonical as canonical_ip};
+pub use http::{HttpGrant, HttpHost, HttpTarget, canonical as canonical_ip};
 pub use mysql::{MysqlGrant, ServerAddress, SslConfig};
 pub use sinks::{Delivery, OpentsdbProtocol, SinkConfig};
