@@ -1,5 +1,6 @@
 //! An instance of the mysql check, shaped like Datadog's `conf.d/mysql.yaml`. The host reads
-//! the connection keys and keeps the secrets; the check sees `host`, `port`, `sock` and `user`.
+//! the connection keys and keeps the secrets; the check sees `host`, `port`, `sock` and `user`
+//! (or Datadog's `username`, which the host has made sure is not set as well).
 
 use serde::Deserialize;
 use wasmon_sdk::CheckError;
@@ -17,15 +18,18 @@ pub struct Instance {
     /// Unix socket of a local server.
     #[serde(default)]
     pub sock: Option<String>,
-    /// Login user (for messages only).
-    #[serde(default)]
+    /// Login user (for messages only); `username` is Datadog's name for it.
+    #[serde(default, alias = "username")]
     pub user: Option<String>,
     /// Which metric families to collect beyond the defaults.
     #[serde(default)]
     pub options: Options,
-    /// Custom queries whose columns become metrics and tags.
+    /// Custom queries whose columns become metrics and tags (read them with `queries()`).
     #[serde(default)]
-    pub queries: Vec<CustomQuery>,
+    pub(crate) queries: Option<Vec<CustomQuery>>,
+    /// Datadog's name for `queries`.
+    #[serde(default)]
+    pub(crate) custom_queries: Option<Vec<CustomQuery>>,
 }
 
 /// `options:`, as in Datadog's check.
@@ -56,7 +60,7 @@ pub struct Options {
     pub disable_innodb_metrics: bool,
 }
 
-/// One custom query.
+/// One custom query, as Datadog's `custom_queries` entries are written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomQuery {
@@ -100,24 +104,47 @@ pub enum ColumnKind {
 impl Instance {
     /// Problems serde cannot see, each naming its field.
     pub fn validate(&self) -> Result<(), CheckError> {
-        for (i, q) in self.queries.iter().enumerate() {
+        if self.queries.is_some() && self.custom_queries.is_some() {
+            return Err(CheckError::Config(
+                "`queries` and `custom_queries` (Datadog's name) are the same key: set one".into(),
+            ));
+        }
+        let key = self.queries_key();
+        for (i, q) in self.queries().iter().enumerate() {
             if q.query.trim().is_empty() {
-                return Err(CheckError::Config(format!("queries[{i}].query: is empty")));
+                return Err(CheckError::Config(format!("{key}[{i}].query: is empty")));
             }
             if q.columns.is_empty() {
                 return Err(CheckError::Config(format!(
-                    "queries[{i}].columns: list one entry per column of the result"
+                    "{key}[{i}].columns: list one entry per column of the result"
                 )));
             }
             for (j, c) in q.columns.iter().enumerate() {
                 if c.name.is_some() != c.kind.is_some() {
                     return Err(CheckError::Config(format!(
-                        "queries[{i}].columns[{j}]: give both `name` and `type`, or neither to skip the column"
+                        "{key}[{i}].columns[{j}]: give both `name` and `type`, or neither to skip the column"
                     )));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The custom queries, under either name.
+    pub fn queries(&self) -> &[CustomQuery] {
+        self.queries
+            .as_deref()
+            .or(self.custom_queries.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The key the custom queries were given under, for messages.
+    pub fn queries_key(&self) -> &'static str {
+        if self.custom_queries.is_some() {
+            "custom_queries"
+        } else {
+            "queries"
+        }
     }
 
     /// The tags of service checks: `server:` and `port:`, as Datadog's check sets them.
@@ -154,7 +181,7 @@ mod tests {
         .unwrap();
         i.validate().unwrap();
         assert!(i.options.replication && i.options.extra_innodb_metrics);
-        assert_eq!(i.queries[0].columns[1].kind, Some(ColumnKind::Tag));
+        assert_eq!(i.queries()[0].columns[1].kind, Some(ColumnKind::Tag));
         assert_eq!(i.service_tags(), ["server:127.0.0.1", "port:3307"]);
     }
 
@@ -175,6 +202,53 @@ mod tests {
         )
         .unwrap();
         assert!(message(i.validate().unwrap_err()).starts_with("queries[0].columns[0]"));
+    }
+
+    #[test]
+    fn datadogs_key_names_are_aliases() {
+        // Datadog's example: `username`, and `custom_queries` with a skipped column (`{}`).
+        let i: Instance = parse_config(
+            "instance",
+            r#"{"host":"localhost","username":"datadog",
+                "custom_queries":[{"query":"SELECT foo, COUNT(*), 1 FROM table.events GROUP BY foo",
+                    "columns":[{"name":"foo","type":"tag"},{"name":"event.total","type":"gauge"},{}],
+                    "tags":["test:mysql"]}]}"#,
+        )
+        .unwrap();
+        i.validate().unwrap();
+        assert_eq!(i.user.as_deref(), Some("datadog"));
+        assert_eq!(i.queries_key(), "custom_queries");
+        let q = &i.queries()[0];
+        assert_eq!(q.columns[1].name.as_deref(), Some("event.total"));
+        assert_eq!(q.columns[1].kind, Some(ColumnKind::Gauge));
+        assert!(q.columns[2].name.is_none() && q.columns[2].kind.is_none());
+        assert_eq!(q.tags, ["test:mysql"]);
+        // Problems name the key as written.
+        let i: Instance = parse_config(
+            "instance",
+            r#"{"custom_queries":[{"query":" ","columns":[{}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            message(i.validate().unwrap_err()),
+            "custom_queries[0].query: is empty"
+        );
+        let i: Instance = parse_config("instance", r#"{"queries":[]}"#).unwrap();
+        assert_eq!((i.queries_key(), i.queries().len()), ("queries", 0));
+    }
+
+    #[test]
+    fn both_spellings_of_queries_are_an_error() {
+        let i: Instance = parse_config(
+            "instance",
+            r#"{"queries":[{"query":"SELECT 1","columns":[{}]}],"custom_queries":[]}"#,
+        )
+        .unwrap();
+        let m = message(i.validate().unwrap_err());
+        assert!(
+            m.contains("`queries`") && m.contains("`custom_queries`"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -168,7 +168,11 @@ impl<D: Db> Mysql<D> {
         for (_, table) in tables.iter().filter(|(on, _)| *on) {
             emit_table(table, &values, out);
         }
-        if variables.get("log_bin").map(String::as_str) == Some("ON") {
+        if variables
+            .get("log_bin")
+            .map(String::as_str)
+            .is_some_and(db::flag)
+        {
             self.family("binlog", |db| {
                 let rows = db.query("SHOW BINARY LOGS")?;
                 let size: f64 = db::records(&rows)
@@ -210,8 +214,10 @@ impl<D: Db> Mysql<D> {
             options.table_size_metrics,
         );
         let (table_rows, indexes) = (options.table_rows_stats_metrics, options.index_metrics);
-        let performance_schema =
-            variables.get("performance_schema").map(String::as_str) == Some("ON");
+        let performance_schema = variables
+            .get("performance_schema")
+            .map(String::as_str)
+            .is_some_and(db::flag);
         if replication {
             self.family("replication", |db| {
                 replication::collect(db, server, status, tags, out)
@@ -247,10 +253,11 @@ impl<D: Db> Mysql<D> {
                 performance::collect_indexes(db, performance_schema, out)
             })?;
         }
-        for i in 0..self.config.queries.len() {
-            let query = &self.config.queries[i];
+        let key = self.config.queries_key();
+        for i in 0..self.config.queries().len() {
+            let query = &self.config.queries()[i];
             let result = custom::collect(&mut self.db, query, out);
-            let family = format!("queries[{i}]");
+            let family = format!("{key}[{i}]");
             match result {
                 Ok(()) => {
                     self.warned.remove(&family);

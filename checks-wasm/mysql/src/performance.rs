@@ -184,6 +184,22 @@ pub fn collect_indexes(
     Ok(())
 }
 
+/// Answers the statements of [`collect_performance`]: one schema, three digests, one user.
+#[cfg(test)]
+pub fn answer_performance(db: &mut crate::db::fake::FakeDb) {
+    db.answer(
+        QUERY_RUN_TIME,
+        &["schema_name", "avg"],
+        &[&["app", "125.5"]],
+    );
+    db.answer(DIGEST_AVERAGES, &["avg"], &[&["10"], &["20"], &["1000"]]);
+    db.answer(
+        USER_CONNECTIONS,
+        &["u", "h", "d", "s", "n"],
+        &[&["dd", "localhost", "NULL", "Sleep", "2"]],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,17 +251,7 @@ mod tests {
     #[test]
     fn performance_schema_rows_become_tagged_gauges() {
         let mut db = FakeDb::default();
-        db.answer(
-            QUERY_RUN_TIME,
-            &["schema_name", "avg"],
-            &[&["app", "125.5"]],
-        );
-        db.answer(DIGEST_AVERAGES, &["avg"], &[&["10"], &["20"], &["1000"]]);
-        db.answer(
-            USER_CONNECTIONS,
-            &["u", "h", "d", "s", "n"],
-            &[&["dd", "localhost", "NULL", "Sleep", "2"]],
-        );
+        answer_performance(&mut db);
         let mut out = Output::new(0);
         collect_performance(&mut db, &mut out).unwrap();
         let got: Vec<_> = out

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use wasmon_sdk::mysql::QueryError;
 use wasmon_sdk::{Output, Status};
 
-use crate::db::{Db, number, records};
+use crate::db::{Db, flag, number, records};
 use crate::server::{Flavor, Server};
 
 /// The statement listing every replica channel of this server.
@@ -42,8 +42,10 @@ fn channels(db: &mut dyn Db, server: &Server) -> Result<Vec<Channel>, QueryError
                 name: field("Channel_Name", "Connection_name")
                     .unwrap_or_default()
                     .to_string(),
-                io_running: field("Replica_IO_Running", "Slave_IO_Running") == Some("Yes"),
-                sql_running: field("Replica_SQL_Running", "Slave_SQL_Running") == Some("Yes"),
+                io_running: field("Replica_IO_Running", "Slave_IO_Running")
+                    .is_some_and(flag),
+                sql_running: field("Replica_SQL_Running", "Slave_SQL_Running")
+                    .is_some_and(flag),
                 seconds_behind: field("Seconds_Behind_Source", "Seconds_Behind_Master")
                     .and_then(number),
             }

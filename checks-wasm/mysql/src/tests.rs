@@ -1,13 +1,21 @@
 //! The whole check over a canned server.
 
+use std::collections::BTreeSet;
+
 use wasmon_sdk::testing::{take_logs, take_metadata};
 use wasmon_sdk::{MetricKind, Output, Status};
 
 use crate::config::Options;
 use crate::db::fake::FakeDb;
-use crate::{Instance, Mysql, queries};
+use crate::{Instance, Mysql, performance, queries};
 
+/// A MariaDB 10.11 server with its binary log off.
 fn server() -> FakeDb {
+    server_with(&[&["log_bin", "OFF"]])
+}
+
+/// A MariaDB 10.11 server with `extra` variables besides the usual ones.
+fn server_with(extra: &[&[&str]]) -> FakeDb {
     let mut db = FakeDb::default();
     db.answer(
         &queries::status_statement(&Options::default()),
@@ -26,29 +34,34 @@ fn server() -> FakeDb {
             &["Uptime", "3600"],
         ],
     );
-    let variables: &[&[&str]] = &[
+    let usual: &[&[&str]] = &[
         &["version", "10.11.6-MariaDB-log"],
         &["version_comment", "Debian 12"],
         &["innodb_buffer_pool_size", "134217728"],
-        &["log_bin", "OFF"],
         &["max_connections", "151"],
         &["key_buffer_size", "131072"],
         &["key_cache_block_size", "1024"],
         &["sql_mode", "STRICT_TRANS_TABLES"],
     ];
+    let variables: Vec<&[&str]> = usual.iter().chain(extra).copied().collect();
     db.answer(
         "SHOW GLOBAL VARIABLES",
         &["Variable_name", "Value"],
-        variables,
+        &variables,
     );
-    // Later runs read the variables the check uses, by name, in the check's order.
+    // Later runs read the variables the check uses, by name, in the check's order; as on a
+    // real server, `@@GLOBAL.name` gives booleans as numbers where SHOW said ON or OFF.
     let known: Vec<&str> = queries::VARIABLES
         .into_iter()
         .filter(|v| variables.iter().any(|row| row[0] == *v))
         .collect();
     let values: Vec<&str> = known
         .iter()
-        .map(|k| variables.iter().find(|row| row[0] == *k).unwrap()[1])
+        .map(|k| match variables.iter().find(|row| row[0] == *k).unwrap()[1] {
+            "ON" => "1",
+            "OFF" => "0",
+            value => value,
+        })
         .collect();
     db.answer(&queries::variables_statement(&known), &known, &[&values]);
     db
@@ -165,4 +178,60 @@ fn an_unreachable_server_is_critical_with_its_message() {
         sc.message
     );
     assert!(out.samples().is_empty());
+}
+
+#[test]
+fn later_runs_keep_every_family_when_booleans_read_as_numbers() {
+    let mut db = with_innodb_status(server_with(&[
+        &["log_bin", "ON"],
+        &["performance_schema", "ON"],
+    ]));
+    db.answer(
+        "SHOW BINARY LOGS",
+        &["Log_name", "File_size"],
+        &[&["mariadb-bin.000001", "1024"], &["mariadb-bin.000002", "2048"]],
+    );
+    performance::answer_performance(&mut db);
+    let config = Instance {
+        options: Options {
+            extra_performance_metrics: true,
+            ..Options::default()
+        },
+        ..Instance::default()
+    };
+    let mut check = Mysql::with_db(config, db);
+    let runs: Vec<Output> = (0..4)
+        .map(|run| {
+            let mut out = Output::new(run * 15_000);
+            check.collect(&mut out).unwrap();
+            out
+        })
+        .collect();
+    let names: Vec<BTreeSet<&str>> = runs
+        .iter()
+        .map(|out| out.samples().iter().map(|s| s.name.as_str()).collect())
+        .collect();
+    // The first run reads SHOW GLOBAL VARIABLES, the others `@@GLOBAL.name`; values derived
+    // from the previous run appear from the second on, which sets the standard.
+    for (run, got) in names.iter().enumerate() {
+        for family in [
+            "mysql.binlog.disk_use",
+            "mysql.performance.query_run_time.avg",
+        ] {
+            assert!(got.contains(family), "run {run} lacks {family}");
+        }
+    }
+    for (run, later) in names.iter().enumerate().skip(2) {
+        assert_eq!(
+            later.symmetric_difference(&names[1]).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "run {run} differs from run 1"
+        );
+    }
+    assert_eq!(
+        value(&runs[3], "mysql.binlog.disk_use"),
+        Some((MetricKind::Gauge, 3072.0))
+    );
+    let logs = take_logs();
+    assert!(logs.is_empty(), "{logs:?}");
 }

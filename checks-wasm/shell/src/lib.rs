@@ -38,19 +38,44 @@ impl Check for Shell {
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
-        let outcome = exec::run().map_err(CheckError::Transient)?;
+        self.read(exec::run(), out)
+    }
+}
+
+impl Shell {
+    /// Turns what `exec` says of the command into series and service checks. A command that
+    /// could not be started fails the run; a Nagios plugin's own service check also says
+    /// UNKNOWN and why, as Nagios does.
+    fn read(
+        &mut self,
+        ran: Result<exec::Outcome, String>,
+        out: &mut Output,
+    ) -> Result<(), CheckError> {
+        let name = self.config.metric_name.as_deref().unwrap_or("shell");
+        let outcome = match ran {
+            Ok(outcome) => outcome,
+            Err(why) => {
+                if self.config.format == Format::Nagios {
+                    report(&formats::nagios::not_run(name, &why), out);
+                }
+                return Err(CheckError::Transient(why));
+            }
+        };
         let stdout = String::from_utf8_lossy(&outcome.stdout);
         if outcome.stdout_truncated {
             wasmon_sdk::log(LogLevel::Warn, "standard output passed its cap and was cut");
             out.count("wasmon.shell.output_truncated", 1.0, &[]);
         }
-        let name = self.config.metric_name.as_deref().unwrap_or("shell");
         let parsed = match self.config.format {
             Format::Value => formats::value::parse(&stdout, name),
             Format::Tcollector => self.tcollector.parse(&stdout),
-            Format::Nagios => {
-                formats::nagios::parse(&stdout, name, outcome.exit_code, outcome.timed_out)
-            }
+            Format::Nagios => formats::nagios::parse(
+                &stdout,
+                &String::from_utf8_lossy(&outcome.stderr),
+                name,
+                outcome.exit_code,
+                outcome.timed_out,
+            ),
             Format::Json => formats::json::parse(&stdout),
         };
         report(&parsed, out);
@@ -128,6 +153,8 @@ wasmon_sdk::export_check!(Shell);
 
 #[cfg(test)]
 mod tests {
+    use wasmon_sdk::Status;
+
     use super::*;
 
     fn outcome(code: Option<i32>, timed_out: bool, stderr: &str) -> exec::Outcome {
@@ -171,5 +198,44 @@ mod tests {
         assert_eq!(tail.len(), 500);
         assert!(tail.ends_with("END"));
         assert_eq!(stderr_tail(b""), "(no stderr)");
+    }
+
+    fn nagios(name: &str) -> Shell {
+        Shell {
+            config: Instance {
+                metric_name: Some(name.into()),
+                format: Format::Nagios,
+            },
+            tcollector: Tcollector::default(),
+        }
+    }
+
+    #[test]
+    fn a_plugin_that_cannot_start_is_unknown_and_fails_the_run() {
+        let why = "cannot run `/usr/lib/nagios/plugins/check_foo`: No such file or directory (os error 2)";
+        let mut out = Output::new(0);
+        let result = nagios("nagios.foo").read(Err(why.into()), &mut out);
+        assert!(matches!(result, Err(CheckError::Transient(m)) if m == why));
+        let sc = &out.service_checks()[0];
+        assert_eq!(
+            (sc.name.as_str(), sc.status, sc.message.as_str()),
+            ("nagios.foo", Status::Unknown, why)
+        );
+        // Other formats have no service check of their own: the failed run says it all.
+        let mut shell = nagios("x");
+        shell.config.format = Format::Value;
+        let mut out = Output::new(0);
+        assert!(shell.read(Err(why.into()), &mut out).is_err());
+        assert!(out.service_checks().is_empty());
+    }
+
+    #[test]
+    fn a_plugin_a_shell_cannot_find_is_unknown() {
+        let mut out = Output::new(0);
+        let ran = outcome(Some(127), false, "sh: 1: /opt/check_foo: not found\n");
+        nagios("nagios.foo").read(Ok(ran), &mut out).unwrap();
+        let sc = &out.service_checks()[0];
+        assert_eq!(sc.status, Status::Unknown);
+        assert!(sc.message.ends_with("/opt/check_foo: not found"), "{}", sc.message);
     }
 }

@@ -1,14 +1,29 @@
 //! `nagios`: a plugin's exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) becomes a service
 //! check named `metric_name` with the first output line as its message; perfdata
 //! (`'label'=value[UOM];warn;crit;min;max`) becomes gauges `<metric_name>.<label>`, units
-//! normalised to seconds and bytes, `c` counters sent as monotonic counts.
+//! normalised to seconds and bytes, `c` counters sent as monotonic counts. A plugin that cannot
+//! be run is UNKNOWN with the reason, as Nagios reports it.
 
 use wasmon_sdk::{MetricKind, Status};
 
 use super::{Parsed, Point, number};
 
-/// Parses a plugin's output and exit.
-pub fn parse(output: &str, metric_name: &str, exit_code: Option<i32>, timed_out: bool) -> Parsed {
+/// A plugin that could not be started: UNKNOWN, saying why.
+pub fn not_run(metric_name: &str, why: &str) -> Parsed {
+    Parsed {
+        service_check: Some((metric_name.to_string(), Status::Unknown, why.to_string())),
+        ..Parsed::default()
+    }
+}
+
+/// Parses a plugin's output and exit; `stderr` says why a shell could not run it.
+pub fn parse(
+    output: &str,
+    stderr: &str,
+    metric_name: &str,
+    exit_code: Option<i32>,
+    timed_out: bool,
+) -> Parsed {
     let mut parsed = Parsed::default();
     let mut lines = output.lines();
     let first = lines.next().unwrap_or_default();
@@ -33,10 +48,17 @@ pub fn parse(output: &str, metric_name: &str, exit_code: Option<i32>, timed_out:
         (false, Some(2)) => Status::Critical,
         _ => Status::Unknown,
     };
-    let message = if timed_out {
-        format!("plugin timed out; {message}")
-    } else {
-        message
+    let message = match exit_code {
+        _ if timed_out => format!("plugin timed out; {message}"),
+        // A shell's "cannot execute" and "not found" (`shell: true`), before the plugin said
+        // anything.
+        Some(code @ (126 | 127)) if message.is_empty() => {
+            match stderr.lines().map(str::trim).rfind(|l| !l.is_empty()) {
+                Some(why) => format!("cannot run the plugin (exit {code}): {why}"),
+                None => format!("cannot run the plugin (exit {code})"),
+            }
+        }
+        _ => message,
     };
     parsed.service_check = Some((metric_name.to_string(), status, message));
     for chunk in &perfdata {
@@ -140,7 +162,7 @@ mod tests {
     #[test]
     fn check_load_output() {
         let out = "LOAD OK - total load average: 0.10, 0.20, 0.30|load1=0.100;5.000;10.000;0; load5=0.200;4.000;6.000;0; load15=0.300;3.000;4.000;0;\n";
-        let p = parse(out, "nagios.load", Some(0), false);
+        let p = parse(out, "", "nagios.load", Some(0), false);
         let (name, status, message) = p.service_check.clone().unwrap();
         assert_eq!((name.as_str(), status), ("nagios.load", Status::Ok));
         assert_eq!(message, "LOAD OK - total load average: 0.10, 0.20, 0.30");
@@ -151,7 +173,7 @@ mod tests {
     #[test]
     fn check_disk_units_and_quoted_labels() {
         let out = "DISK CRITICAL - free space: / 100 MB (1% inode=90%);| /=9800MB;5000;9000;0;9900 'my disk'=1.5GB;;;0;10 \n";
-        let p = parse(out, "nagios.disk", Some(2), false);
+        let p = parse(out, "", "nagios.disk", Some(2), false);
         assert_eq!(p.service_check.as_ref().unwrap().1, Status::Critical);
         assert_eq!(value(&p, "nagios.disk._"), 9800.0 * 1024.0 * 1024.0);
         assert_eq!(
@@ -164,7 +186,7 @@ mod tests {
     #[test]
     fn long_output_perfdata_and_units() {
         let out = "OK - fine | time=12ms\nline two\nline three | size=2KB\ncount=7c\nlatency=5us;;\nwait=U\n";
-        let p = parse(out, "n", Some(0), false);
+        let p = parse(out, "", "n", Some(0), false);
         assert_eq!(value(&p, "n.time"), 0.012);
         assert_eq!(value(&p, "n.size"), 2048.0);
         let count = p.points.iter().find(|x| x.name == "n.count").unwrap();
@@ -175,12 +197,51 @@ mod tests {
 
     #[test]
     fn exit_codes_and_timeouts() {
-        let status = |code, timed_out| parse("x", "n", code, timed_out).service_check.unwrap().1;
+        let status = |code, timed_out| {
+            parse("x", "", "n", code, timed_out)
+                .service_check
+                .unwrap()
+                .1
+        };
         assert_eq!(status(Some(1), false), Status::Warning);
         assert_eq!(status(Some(3), false), Status::Unknown);
         assert_eq!(status(Some(7), false), Status::Unknown);
         assert_eq!(status(None, true), Status::Critical);
-        let p = parse("x | a=1zz b", "n", Some(0), false);
+        let p = parse("x | a=1zz b", "", "n", Some(0), false);
         assert_eq!(p.invalid.len(), 2);
+    }
+
+    #[test]
+    fn a_plugin_that_cannot_run_is_unknown_with_the_reason() {
+        let why = "cannot run `/usr/lib/nagios/plugins/check_foo`: No such file or directory (os error 2)";
+        let p = not_run("nagios.foo", why);
+        assert_eq!(
+            p.service_check,
+            Some(("nagios.foo".to_string(), Status::Unknown, why.to_string()))
+        );
+        assert!(p.points.is_empty() && p.invalid.is_empty());
+        // Through a shell: exit 127 and the shell's words on stderr.
+        let p = parse(
+            "",
+            "sh: 1: /usr/lib/nagios/plugins/check_foo: not found\n",
+            "nagios.foo",
+            Some(127),
+            false,
+        );
+        let (_, status, message) = p.service_check.unwrap();
+        assert_eq!(status, Status::Unknown);
+        assert_eq!(
+            message,
+            "cannot run the plugin (exit 127): sh: 1: /usr/lib/nagios/plugins/check_foo: not found"
+        );
+        let message = |out, code| {
+            parse(out, "", "n", Some(code), false)
+                .service_check
+                .unwrap()
+                .2
+        };
+        assert_eq!(message("", 126), "cannot run the plugin (exit 126)");
+        assert_eq!(message("own words", 127), "own words");
+        assert_eq!(message("", 3), "");
     }
 }
