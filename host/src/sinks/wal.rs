@@ -1,12 +1,14 @@
 //! A sink's disk buffer: a write-ahead log of batches in numbered segment files under the
 //! agent's data folder. Every batch is appended before it is sent and acknowledged after, so
 //! what was accepted survives `kill -9`. Records carry their length and a CRC32; a torn or
-//! corrupt tail (the last write of a killed agent) is cut off on recovery. Past the disk budget
-//! the oldest segments are deleted and their series counted as dropped.
+//! corrupt tail of the last segment (the last write of a killed agent) is cut off on recovery.
+//! Damage anywhere else is skipped by resynchronising on the next valid record, logged and
+//! counted ([`Wal::corrupt_records`]). Past the disk budget the oldest segments are deleted and
+//! their series counted as dropped.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Largest segment; smaller budgets get segments of a quarter of the budget, so dropping the
@@ -16,27 +18,48 @@ const HEADER: usize = 8;
 /// A record longer than this is corruption, not data.
 const MAX_RECORD: u32 = 64 << 20;
 
-/// One segment: its number, size on disk, and where each record ends with its series count.
+/// Where a valid record lies in its segment (header included), and its series count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Extent {
+    start: u64,
+    end: u64,
+    series: u32,
+}
+
+/// One segment: its number, size on disk, and its valid records. Records need not be back to
+/// back: recovery may have skipped damaged bytes between them.
 #[derive(Debug)]
 struct Segment {
     seq: u64,
     bytes: u64,
-    /// `(end offset, series)` of each record, in order.
-    records: Vec<(u64, u32)>,
+    /// The valid records, in order.
+    records: Vec<Extent>,
 }
 
 impl Segment {
+    /// The records that end after `offset`: those not yet delivered.
+    fn after(&self, offset: u64) -> impl Iterator<Item = &Extent> {
+        self.records.iter().filter(move |r| r.end > offset)
+    }
+
     /// Series in the records that end after `offset`.
     fn series_after(&self, offset: u64) -> u64 {
-        self.records
-            .iter()
-            .filter(|(end, _)| *end > offset)
-            .map(|(_, n)| u64::from(*n))
-            .sum()
+        self.after(offset).map(|r| u64::from(r.series)).sum()
     }
 }
 
-/// Where reading resumes: segment number and byte offset.
+/// What recovery found in a segment.
+#[derive(Debug)]
+struct Scan {
+    records: Vec<Extent>,
+    /// Length to keep: the file's, or shorter by a torn tail.
+    valid: u64,
+    /// Damaged regions skipped.
+    skipped: u64,
+}
+
+/// Where reading resumes: segment number and byte offset. Every record of that segment ending
+/// at or before the offset is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Position {
     seq: u64,
@@ -53,6 +76,8 @@ pub struct Wal {
     writer: File,
     /// The first unacknowledged record.
     acked: Position,
+    /// Damaged regions skipped on recovery.
+    corrupt: u64,
 }
 
 /// A record read for sending, with where the log stands after it.
@@ -71,7 +96,7 @@ pub struct Dropped {
 }
 
 impl Wal {
-    /// Opens (or creates) the log in `dir`, cutting off a torn tail.
+    /// Opens (or creates) the log in `dir`, cutting off a torn tail and skipping damaged bytes.
     pub fn open(dir: &Path, budget: u64) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
         let mut seqs: Vec<u64> = fs::read_dir(dir)?
@@ -82,20 +107,23 @@ impl Wal {
             .collect();
         seqs.sort_unstable();
         let acked = read_ack(dir).unwrap_or_default();
+        let newest = seqs.last().copied();
         let mut segments = VecDeque::new();
+        let mut corrupt = 0;
         for seq in seqs {
             let path = segment_path(dir, seq);
             if seq < acked.seq {
                 fs::remove_file(&path)?;
                 continue;
             }
-            let (records, valid) = scan(&path)?;
+            let found = scan(&path, Some(seq) == newest)?;
             let file = OpenOptions::new().write(true).open(&path)?;
-            file.set_len(valid)?;
+            file.set_len(found.valid)?;
+            corrupt += found.skipped;
             segments.push_back(Segment {
                 seq,
-                bytes: valid,
-                records,
+                bytes: found.valid,
+                records: found.records,
             });
         }
         if segments.is_empty() {
@@ -125,11 +153,21 @@ impl Wal {
             segments,
             writer,
             acked,
+            corrupt,
         })
     }
 
-    /// Appends a batch of `series` series; past the budget, the oldest segments go.
+    /// Damaged regions skipped on recovery since the log was opened (each also logged).
+    pub fn corrupt_records(&self) -> u64 {
+        self.corrupt
+    }
+
+    /// Appends a batch of `series` series; past the budget, the oldest segments go. An empty
+    /// batch is not written (recovery would take it for damage).
     pub fn append(&mut self, data: &[u8], series: u32) -> io::Result<Dropped> {
+        if data.is_empty() {
+            return Ok(Dropped::default());
+        }
         let last = self.segments.back().map_or(0, |s| s.bytes);
         if last >= self.segment_bytes {
             self.rotate()?;
@@ -138,31 +176,47 @@ impl Wal {
         record.extend_from_slice(&(data.len() as u32).to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
         record.extend_from_slice(data);
-        self.writer.write_all(&record)?;
+        let start = self.segments.back().map_or(0, |s| s.bytes);
+        if let Err(e) = self.writer.write_all(&record) {
+            // A partial write would shift every later record: cut it off if possible.
+            let _ = self.writer.set_len(start);
+            return Err(e);
+        }
         if let Some(segment) = self.segments.back_mut() {
             segment.bytes += record.len() as u64;
-            segment.records.push((segment.bytes, series));
+            segment.records.push(Extent {
+                start,
+                end: segment.bytes,
+                series,
+            });
         }
         self.enforce_budget()
     }
 
     /// Bytes on disk not yet acknowledged (roughly: whole segments count).
     pub fn disk_bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.bytes).sum::<u64>() - self.acked.offset
+        self.segments
+            .iter()
+            .map(|s| s.bytes)
+            .sum::<u64>()
+            .saturating_sub(self.acked.offset)
     }
 
     /// Series appended and not yet acknowledged.
     pub fn pending_series(&self) -> u64 {
         self.segments
             .iter()
-            .map(|s| {
-                s.series_after(if s.seq == self.acked.seq {
-                    self.acked.offset
-                } else {
-                    0
-                })
-            })
+            .map(|s| s.series_after(self.acked_in(s)))
             .sum()
+    }
+
+    /// The acknowledged offset within `segment` (0 past the acknowledged segment).
+    fn acked_in(&self, segment: &Segment) -> u64 {
+        if segment.seq == self.acked.seq {
+            self.acked.offset
+        } else {
+            0
+        }
     }
 
     /// Reads the records after the acknowledged position that together hold at most
@@ -171,53 +225,58 @@ impl Wal {
         let mut records = 0;
         let mut series = 0u64;
         'count: for segment in &self.segments {
-            let from = if segment.seq == self.acked.seq {
-                self.acked.offset
-            } else {
-                0
-            };
-            for (end, n) in &segment.records {
-                if *end <= from {
-                    continue;
-                }
-                if records > 0 && series + u64::from(*n) > max_series {
+            if segment.seq < self.acked.seq {
+                continue;
+            }
+            for record in segment.after(self.acked_in(segment)) {
+                let n = u64::from(record.series);
+                if records > 0 && series + n > max_series {
                     break 'count;
                 }
                 records += 1;
-                series += u64::from(*n);
+                series += n;
             }
         }
         self.peek(records)
     }
 
     /// Reads up to `max` records after the acknowledged position, without acknowledging them.
+    /// A record whose bytes no longer check out (damaged since recovery) comes back with empty
+    /// `data`, for the caller to skip as corrupt and acknowledge past.
     pub fn peek(&self, max: usize) -> io::Result<Vec<Record>> {
         let mut out = Vec::new();
-        let mut pos = self.acked;
         for segment in &self.segments {
-            if segment.seq < pos.seq {
-                continue;
-            }
-            if segment.seq > pos.seq {
-                pos = Position {
-                    seq: segment.seq,
-                    offset: 0,
-                };
-            }
-            if pos.offset >= segment.bytes {
-                continue;
-            }
-            let mut file = BufReader::new(File::open(segment_path(&self.dir, segment.seq))?);
-            file.seek(SeekFrom::Start(pos.offset))?;
-            while pos.offset < segment.bytes && out.len() < max {
-                let Some(data) = read_record(&mut file)? else {
-                    break;
-                };
-                pos.offset += (HEADER + data.len()) as u64;
-                out.push(Record { data, next: pos });
-            }
             if out.len() >= max {
                 break;
+            }
+            if segment.seq < self.acked.seq {
+                continue;
+            }
+            let mut pending = segment
+                .after(self.acked_in(segment))
+                .take(max - out.len())
+                .peekable();
+            if pending.peek().is_none() {
+                continue;
+            }
+            let path = segment_path(&self.dir, segment.seq);
+            let mut file = File::open(&path)?;
+            for extent in pending {
+                let data = read_extent(&mut file, extent)?.unwrap_or_else(|| {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        offset = extent.start,
+                        "a disk buffer record no longer matches its checksum and is skipped"
+                    );
+                    Vec::new()
+                });
+                out.push(Record {
+                    data,
+                    next: Position {
+                        seq: segment.seq,
+                        offset: extent.end,
+                    },
+                });
             }
         }
         Ok(out)
@@ -229,7 +288,12 @@ impl Wal {
             self.remove_oldest()?;
         }
         self.acked = record.next;
-        if self.segments.len() > 1 && self.acked.offset >= self.segments[0].bytes {
+        // Every record of the oldest segment delivered (damaged bytes may follow the last).
+        let oldest = &self.segments[0];
+        if self.segments.len() > 1
+            && oldest.seq == self.acked.seq
+            && oldest.after(self.acked.offset).next().is_none()
+        {
             self.remove_oldest()?;
         }
         write_ack(&self.dir, self.acked)
@@ -283,39 +347,79 @@ fn segment_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:016}.wal"))
 }
 
-/// Reads one record; `None` at a clean end, a torn record or a bad checksum.
-fn read_record(reader: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    let mut header = [0u8; HEADER];
-    match reader.read_exact(&mut header) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+/// The payload length of a valid record at `at` in `bytes`: a length in `1..=MAX_RECORD`
+/// that fits in what follows, and a matching checksum.
+fn record_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let header = bytes.get(at..at.checked_add(HEADER)?)?;
+    let len = u32::from_le_bytes(header[..4].try_into().ok()?);
+    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
+    if len == 0 || len > MAX_RECORD {
+        return None;
     }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_RECORD {
-        return Ok(None);
-    }
-    let mut data = vec![0u8; len as usize];
-    match reader.read_exact(&mut data) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    Ok((crc32fast::hash(&data) == crc).then_some(data))
+    let start = at + HEADER;
+    let payload = bytes.get(start..start.checked_add(len as usize)?)?;
+    (crc32fast::hash(payload) == crc).then_some(len as usize)
 }
 
-/// The end offsets and series counts of a segment's valid records, and the length of its
-/// valid prefix.
-fn scan(path: &Path) -> io::Result<(Vec<(u64, u32)>, u64)> {
-    let mut reader = BufReader::new(File::open(path)?);
-    let mut records = Vec::new();
-    let mut valid = 0u64;
-    while let Some(data) = read_record(&mut reader)? {
-        valid += (HEADER + data.len()) as u64;
-        records.push((valid, series_in(&data)));
+/// Reads the payload of the record at `extent` again; `None` if it no longer checks out.
+fn read_extent(file: &mut File, extent: &Extent) -> io::Result<Option<Vec<u8>>> {
+    // Extents come from records checked against the file, so the length is bounded by it.
+    let mut bytes = vec![0u8; extent.end.saturating_sub(extent.start) as usize];
+    file.seek(SeekFrom::Start(extent.start))?;
+    match file.read_exact(&mut bytes) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
     }
-    Ok((records, valid))
+    if record_at(&bytes, 0).is_none_or(|len| HEADER + len != bytes.len()) {
+        return Ok(None);
+    }
+    bytes.drain(..HEADER);
+    Ok(Some(bytes))
+}
+
+/// Finds a segment's valid records. Where a record does not check out, the scan resynchronises
+/// on the next offset holding a valid record and logs and counts the skipped bytes; with none
+/// left in the `last` segment, the rest is a torn tail, cut off without counting.
+fn scan(path: &Path, last: bool) -> io::Result<Scan> {
+    let bytes = fs::read(path)?;
+    let mut records = Vec::new();
+    let mut skipped = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(len) = record_at(&bytes, at) {
+            let end = at + HEADER + len;
+            records.push(Extent {
+                start: at as u64,
+                end: end as u64,
+                series: series_in(&bytes[at + HEADER..end]),
+            });
+            at = end;
+            continue;
+        }
+        let next = (at + 1..bytes.len()).find(|&i| record_at(&bytes, i).is_some());
+        if next.is_none() && last {
+            return Ok(Scan {
+                records,
+                valid: at as u64,
+                skipped,
+            });
+        }
+        let to = next.unwrap_or(bytes.len());
+        tracing::warn!(
+            segment = %path.display(),
+            offset = at,
+            bytes = to - at,
+            "damaged bytes in the disk buffer are skipped"
+        );
+        skipped += 1;
+        at = to;
+    }
+    Ok(Scan {
+        records,
+        valid: bytes.len() as u64,
+        skipped,
+    })
 }
 
 /// Series in a record (a JSON array of series).
@@ -385,7 +489,8 @@ mod tests {
         file.write_all(&[1, 2, 3, 4, 5, 6]).unwrap();
         drop(file);
         let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
-        assert_eq!(wal.peek(10).unwrap().len(), 1);
+        assert_eq!(data_of(&wal.peek(10).unwrap()), vec![batch(1, "ok")]);
+        assert_eq!(wal.corrupt_records(), 0);
         // Appending after recovery starts at the cut, so the new record reads back too.
         wal.append(&batch(1, "new"), 1).unwrap();
         let records = wal.peek(10).unwrap();
@@ -394,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_record_ends_the_segment() {
+    fn a_corrupt_last_record_is_cut_like_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
         wal.append(&batch(1, "a"), 1).unwrap();
@@ -406,7 +511,107 @@ mod tests {
         bytes[last] ^= 0xff;
         fs::write(&path, bytes).unwrap();
         let wal = Wal::open(dir.path(), 1 << 30).unwrap();
-        assert_eq!(wal.peek(10).unwrap().len(), 1);
+        assert_eq!(data_of(&wal.peek(10).unwrap()), vec![batch(1, "a")]);
+        assert_eq!(wal.corrupt_records(), 0);
+    }
+
+    /// Flips one byte of a segment file.
+    fn flip(dir: &Path, seq: u64, offset: u64) {
+        let path = segment_path(dir, seq);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[offset as usize] ^= 0xff;
+        fs::write(&path, bytes).unwrap();
+    }
+
+    fn data_of(records: &[Record]) -> Vec<Vec<u8>> {
+        records.iter().map(|r| r.data.clone()).collect()
+    }
+
+    #[test]
+    fn damage_inside_an_older_segment_is_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        // 64 KB segments: the ~9 KB batches fill several.
+        let mut wal = Wal::open(dir.path(), 256 << 10).unwrap();
+        let batches: Vec<Vec<u8>> = (0..12).map(|i| batch(1000, &format!("r{i:02}"))).collect();
+        for b in &batches {
+            assert_eq!(wal.append(b, 1000).unwrap(), Dropped::default());
+        }
+        assert!(wal.segments.len() >= 2, "{} segments", wal.segments.len());
+        assert!(wal.segments[0].records.len() >= 3);
+        let seq = wal.segments[0].seq;
+        let damaged = wal.segments[0].records[1];
+        drop(wal);
+        flip(dir.path(), seq, damaged.start + HEADER as u64 + 100);
+        let mut wal = Wal::open(dir.path(), 256 << 10).unwrap();
+        assert_eq!(wal.corrupt_records(), 1);
+        let mut expected = batches.clone();
+        expected.remove(1);
+        assert_eq!(data_of(&wal.peek(100).unwrap()), expected);
+        assert_eq!(wal.pending_series(), 11 * 1000);
+        // Delivering everything deletes the damaged segment too.
+        loop {
+            let records = wal.peek(3).unwrap();
+            let Some(last) = records.last() else { break };
+            wal.ack(last).unwrap();
+        }
+        assert_eq!(wal.pending_series(), 0);
+        assert!(!segment_path(dir.path(), seq).exists());
+    }
+
+    #[test]
+    fn damage_inside_the_last_segment_before_valid_records_is_skipped() {
+        // A flipped length, then a flipped payload byte.
+        for (case, into) in [0, HEADER as u64 + 2].into_iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
+            for tag in ["a", "b", "c"] {
+                wal.append(&batch(1, tag), 1).unwrap();
+            }
+            let damaged = wal.segments[0].records[1];
+            drop(wal);
+            flip(dir.path(), 1, damaged.start + into);
+            let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
+            assert_eq!(wal.corrupt_records(), 1, "case {case}");
+            let expected = vec![batch(1, "a"), batch(1, "c")];
+            assert_eq!(data_of(&wal.peek(10).unwrap()), expected, "case {case}");
+            assert_eq!(wal.pending_series(), 2, "case {case}");
+            // The damaged bytes stay; appending goes after them.
+            wal.append(&batch(1, "d"), 1).unwrap();
+            let records = wal.peek(10).unwrap();
+            assert_eq!(records.len(), 3, "case {case}");
+            assert_eq!(records[2].data, batch(1, "d"), "case {case}");
+        }
+    }
+
+    #[test]
+    fn acks_past_a_skipped_region_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
+        for tag in ["a", "b", "c", "d"] {
+            wal.append(&batch(2, tag), 2).unwrap();
+        }
+        let damaged = wal.segments[0].records[1];
+        drop(wal);
+        flip(dir.path(), 1, damaged.start + HEADER as u64 + 3);
+        let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
+        let records = wal.peek(10).unwrap();
+        let expected = vec![batch(2, "a"), batch(2, "c"), batch(2, "d")];
+        assert_eq!(data_of(&records), expected);
+        // Acknowledged before the damage: the records after it are all left.
+        wal.ack(&records[0]).unwrap();
+        drop(wal);
+        let mut wal = Wal::open(dir.path(), 1 << 30).unwrap();
+        assert_eq!(wal.corrupt_records(), 1);
+        let records = wal.peek(10).unwrap();
+        assert_eq!(data_of(&records), vec![batch(2, "c"), batch(2, "d")]);
+        assert_eq!(wal.pending_series(), 4);
+        // Acknowledged past the damage: only the last is left, once.
+        wal.ack(&records[0]).unwrap();
+        drop(wal);
+        let wal = Wal::open(dir.path(), 1 << 30).unwrap();
+        assert_eq!(data_of(&wal.peek(10).unwrap()), vec![batch(2, "d")]);
+        assert_eq!(wal.pending_series(), 2);
+        assert_eq!(wal.corrupt_records(), 1);
     }
 
     #[test]
