@@ -234,6 +234,11 @@ fn fake_server(script: Vec<&'static str>) -> (String, Arc<Mutex<Vec<String>>>) {
                     std::thread::sleep(Duration::from_secs(3));
                     drop(stream);
                 }
+                "503-long" => {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
                 "429" => {
                     let _ = stream.write_all(
                         b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -310,6 +315,32 @@ fn faults_are_retried_and_refusals_dropped() {
     let log = agent.stderr().join("\n");
     assert!(log.contains("the server answered 400"), "{log}");
     assert!(log.contains("429"), "{log}");
+}
+
+#[test]
+fn a_dead_sink_does_not_hold_up_shutdown() {
+    // Every request is told to come back in 60 s (the longest back-off allowed).
+    let (addr, _) = fake_server(vec!["503-long"; 1000]);
+    let sink = format!(
+        "{{type: influx, url: \"http://{addr}\", database: d, delivery: {{retry_max_secs: 60, flush_secs: 0.2}}}}"
+    );
+    let layout = layout(&sink);
+    let mut agent = layout.start_agent_with(&["run"]);
+    agent
+        .wait_for_stderr(Duration::from_secs(30), |l| {
+            l.contains("send failed, retrying in 60s")
+        })
+        .expect("the sink waits for its Retry-After");
+    let asked = std::time::Instant::now();
+    assert!(agent.stop(), "clean stop");
+    let took = asked.elapsed();
+    // The sink drains for 5 s at most, whatever its back-off; the rest stays on disk.
+    assert!(took < Duration::from_secs(9), "stopping took {took:?}");
+    let log = agent.stderr().join("\n");
+    assert!(
+        log.contains("left in the disk buffer for the next start"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -346,7 +346,7 @@ fn one_agent_per_data_folder_and_no_stale_pidfile_after_kill_9() {
             .wait_for_stdout(10 * SECOND, |l| l.contains("who=healthy"))
             .is_some()
     );
-    let mut second = layout.start_agent();
+    let mut second = layout.start_agent_with(&["run"]);
     assert_eq!(
         second.wait_exit(10 * SECOND),
         Some(1),
@@ -359,6 +359,21 @@ fn one_agent_per_data_folder_and_no_stale_pidfile_after_kill_9() {
             first.pid()
         )),
         "{log}"
+    );
+    // A dry run needs no lock: it runs beside the agent and shows what would be sent,
+    // leaving the agent's control API alone.
+    let token = std::fs::read_to_string(layout.data_dir().join("auth_token")).unwrap();
+    let mut dry = layout.start_agent();
+    assert!(
+        dry.wait_for_stdout(10 * SECOND, |l| l.contains("who=healthy"))
+            .is_some(),
+        "{:?}",
+        dry.stderr()
+    );
+    assert!(dry.stop());
+    assert_eq!(
+        std::fs::read_to_string(layout.data_dir().join("auth_token")).unwrap(),
+        token
     );
 
     let _ = std::process::Command::new("kill")

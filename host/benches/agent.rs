@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use wasmon::aggregate::Aggregator;
 use wasmon::config::{Grants, GrantsConfig};
 use wasmon::model::{MetricKind, Sample};
-use wasmon::runtime::{Capabilities, CheckInstance, CheckModule, InstanceSpec, Runtime};
+use wasmon::runtime::{Capabilities, CheckInstance, CheckModule, InstanceSpec, RunLimits, Runtime};
 
 fn guest(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,7 +43,11 @@ fn spec(label: &str, grants: Grants, instance_config: &str) -> InstanceSpec {
         label: label.into(),
         capabilities: Arc::new(Capabilities::new(grants, "/proc".into(), "/sys".into())),
         memory_bytes: 64 << 20,
-        max_samples: 100_000,
+        limits: RunLimits {
+            max_samples: 100_000,
+            max_submit_bytes: 64 << 20,
+            ..RunLimits::default()
+        },
         init_config: "null".into(),
         instance_config: instance_config.into(),
         start_timeout: Duration::from_secs(10),

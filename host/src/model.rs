@@ -39,17 +39,8 @@ pub const MAX_TAG_LEN: usize = 200;
 impl Sample {
     /// Why the sample cannot be accepted, if it cannot.
     pub fn problem(&self) -> Option<String> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= MAX_NAME_LEN
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !name_ok {
-            return Some(format!(
-                "metric name {:?}: expected 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ -",
-                truncate(&self.name)
-            ));
+        if let Some(problem) = name_problem(&self.name) {
+            return Some(problem);
         }
         if !self.value.is_finite() {
             return Some(format!(
@@ -57,24 +48,38 @@ impl Sample {
                 self.name, self.value
             ));
         }
-        if self.tags.len() > MAX_TAGS {
-            return Some(format!(
-                "{}: {} tags, at most {MAX_TAGS}",
-                self.name,
-                self.tags.len()
-            ));
-        }
-        self.tags
-            .iter()
-            .find(|t| t.is_empty() || t.len() > MAX_TAG_LEN || t.chars().any(char::is_control))
-            .map(|t| {
-                format!(
-                    "{}: tag {:?} is empty, too long or has control characters",
-                    self.name,
-                    truncate(t)
-                )
-            })
+        tags_problem(&self.name, &self.tags)
     }
+}
+
+/// Why `name` cannot name a metric or service check, if it cannot.
+fn name_problem(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    (!ok).then(|| {
+        format!(
+            "metric name {:?}: expected 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 . _ -",
+            truncate(name)
+        )
+    })
+}
+
+/// Why `tags` cannot be carried, if they cannot.
+fn tags_problem(name: &str, tags: &[String]) -> Option<String> {
+    if tags.len() > MAX_TAGS {
+        return Some(format!("{name}: {} tags, at most {MAX_TAGS}", tags.len()));
+    }
+    tags.iter()
+        .find(|t| t.is_empty() || t.len() > MAX_TAG_LEN || t.chars().any(char::is_control))
+        .map(|t| {
+            format!(
+                "{name}: tag {:?} is empty, too long or has control characters",
+                truncate(t)
+            )
+        })
 }
 
 fn truncate(s: &str) -> &str {
@@ -123,6 +128,14 @@ pub struct ServiceCheck {
     pub tags: Vec<String>,
     /// Unix milliseconds of the run.
     pub timestamp_ms: i64,
+}
+
+impl ServiceCheck {
+    /// Why the service check cannot be accepted, if it cannot (its name and tags follow the
+    /// rules of samples').
+    pub fn problem(&self) -> Option<String> {
+        name_problem(&self.name).or_else(|| tags_problem(&self.name, &self.tags))
+    }
 }
 
 /// The kind of a series as backends know it.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 10] = [
+const GUESTS: [&str; 12] = [
     "wasmon-check-system",
     "wasmon-check-shell",
     "wasmon-check-mysql",
@@ -19,6 +19,8 @@ const GUESTS: [&str; 10] = [
     "wasmon-test-guest-hog",
     "wasmon-test-guest-escape",
     "wasmon-test-guest-wrong-world",
+    "wasmon-test-guest-flood",
+    "wasmon-test-guest-slow-start",
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip2";

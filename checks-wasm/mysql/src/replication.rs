@@ -42,10 +42,8 @@ fn channels(db: &mut dyn Db, server: &Server) -> Result<Vec<Channel>, QueryError
                 name: field("Channel_Name", "Connection_name")
                     .unwrap_or_default()
                     .to_string(),
-                io_running: field("Replica_IO_Running", "Slave_IO_Running")
-                    .is_some_and(flag),
-                sql_running: field("Replica_SQL_Running", "Slave_SQL_Running")
-                    .is_some_and(flag),
+                io_running: field("Replica_IO_Running", "Slave_IO_Running").is_some_and(flag),
+                sql_running: field("Replica_SQL_Running", "Slave_SQL_Running").is_some_and(flag),
                 seconds_behind: field("Seconds_Behind_Source", "Seconds_Behind_Master")
                     .and_then(number),
             }

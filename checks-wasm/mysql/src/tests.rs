@@ -57,11 +57,13 @@ fn server_with(extra: &[&[&str]]) -> FakeDb {
         .collect();
     let values: Vec<&str> = known
         .iter()
-        .map(|k| match variables.iter().find(|row| row[0] == *k).unwrap()[1] {
-            "ON" => "1",
-            "OFF" => "0",
-            value => value,
-        })
+        .map(
+            |k| match variables.iter().find(|row| row[0] == *k).unwrap()[1] {
+                "ON" => "1",
+                "OFF" => "0",
+                value => value,
+            },
+        )
         .collect();
     db.answer(&queries::variables_statement(&known), &known, &[&values]);
     db
@@ -189,7 +191,10 @@ fn later_runs_keep_every_family_when_booleans_read_as_numbers() {
     db.answer(
         "SHOW BINARY LOGS",
         &["Log_name", "File_size"],
-        &[&["mariadb-bin.000001", "1024"], &["mariadb-bin.000002", "2048"]],
+        &[
+            &["mariadb-bin.000001", "1024"],
+            &["mariadb-bin.000002", "2048"],
+        ],
     );
     performance::answer_performance(&mut db);
     let config = Instance {

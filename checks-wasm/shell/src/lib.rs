@@ -236,6 +236,10 @@ mod tests {
         nagios("nagios.foo").read(Ok(ran), &mut out).unwrap();
         let sc = &out.service_checks()[0];
         assert_eq!(sc.status, Status::Unknown);
-        assert!(sc.message.ends_with("/opt/check_foo: not found"), "{}", sc.message);
+        assert!(
+            sc.message.ends_with("/opt/check_foo: not found"),
+            "{}",
+            sc.message
+        );
     }
 }

@@ -14,10 +14,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use pidfile::PidFile;
-pub use status::{InstanceReport, StatusReport};
+pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
@@ -35,6 +35,8 @@ enum Request {
     Reload(oneshot::Sender<StatusReport>),
     /// The current status.
     Status(oneshot::Sender<StatusReport>),
+    /// Whether the check would start instance `.1` of config `.0`.
+    TryInstance(Box<CheckFile>, usize, oneshot::Sender<Result<(), String>>),
 }
 
 /// A handle to ask the running agent for a reload or its status.
@@ -48,6 +50,15 @@ impl AgentHandle {
     pub async fn reload(&self) -> Option<StatusReport> {
         let (tx, rx) = oneshot::channel();
         self.requests.send(Request::Reload(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Whether instance `index` of `file` would start: its module loads and the check's
+    /// `init` accepts it. Nothing is started.
+    pub async fn try_instance(&self, file: &CheckFile, index: usize) -> Option<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        let request = Request::TryInstance(Box::new(file.clone()), index, tx);
+        self.requests.send(request).await.ok()?;
         rx.await.ok()
     }
 
@@ -73,7 +84,7 @@ impl Agent {
     /// Loads every check, starts its instances and begins watching for changes. Problems are
     /// logged; whatever is valid runs.
     pub async fn start(config: &AgentConfig, runtime: &Runtime, sinks: Sinks) -> Self {
-        let mut supervisor = Supervisor::new(config.clone(), runtime.clone(), sinks.sender());
+        let mut supervisor = Supervisor::new(config.clone(), runtime.clone(), &sinks);
         let first = supervisor.reconcile().await;
         let report = supervisor.status();
         tracing::info!(
@@ -152,6 +163,9 @@ async fn serve(
                 Some(Request::Status(answer)) => {
                     let _ = answer.send(supervisor.status());
                 }
+                Some(Request::TryInstance(file, index, answer)) => {
+                    let _ = answer.send(supervisor.try_instance(&file, index).await);
+                }
                 Some(Request::Reload(answer)) => {
                     retry = next_retry(supervisor.reconcile().await);
                     let _ = answer.send(supervisor.status());
@@ -168,8 +182,14 @@ async fn serve(
                     }
                     retry = next_retry(supervisor.reconcile().await);
                     for request in deferred {
-                        if let Request::Reload(answer) | Request::Status(answer) = request {
-                            let _ = answer.send(supervisor.status());
+                        match request {
+                            Request::Reload(answer) | Request::Status(answer) => {
+                                let _ = answer.send(supervisor.status());
+                            }
+                            Request::TryInstance(file, index, answer) => {
+                                let _ = answer.send(supervisor.try_instance(&file, index).await);
+                            }
+                            Request::Changed => {}
                         }
                     }
                 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::scheduler::InstanceStatus;
+use crate::sinks::StatsSnapshot;
 
 /// The whole agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -13,8 +14,24 @@ pub struct StatusReport {
     pub started_ms: i64,
     /// Every running (or stopped) instance.
     pub instances: Vec<InstanceReport>,
-    /// Current problems: broken configs, refused modules, instances that could not start.
+    /// Current problems: broken configs, refused modules, instances that could not start,
+    /// buffers no sink owns.
     pub problems: Vec<String>,
+    /// Every remote sink.
+    #[serde(default)]
+    pub sinks: Vec<SinkReport>,
+}
+
+/// One remote sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SinkReport {
+    /// Its name (its buffer folder and `sink:` tag).
+    pub name: String,
+    /// Counters since the agent started, and what is queued.
+    #[serde(flatten)]
+    pub stats: StatsSnapshot,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
 }
 
 /// One instance.
@@ -26,6 +43,9 @@ pub struct InstanceReport {
     pub index: usize,
     /// sha256 of the module it runs.
     pub sha256: String,
+    /// The check's own version, as it describes itself.
+    #[serde(default)]
+    pub version: String,
     /// Seconds between runs.
     pub interval_secs: f64,
     /// Seconds a run may take.

@@ -6,17 +6,21 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::status::{InstanceReport, StatusReport};
-use crate::catalog::{ModuleCache, Origin, config_files, missing_module, prepare_instance};
+use super::status::{InstanceReport, SinkReport, StatusReport};
+use crate::catalog::{
+    ModuleCache, Origin, config_files, failure_report, load_cached, missing_module,
+    prepare_instance,
+};
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
-use crate::sinks::PayloadSender;
+use crate::sinks::{PayloadSender, SinkHandle, Sinks};
 
 /// A module whose size or modification time changed this recently is still being written.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -39,6 +43,7 @@ struct Loaded {
 struct Running {
     fingerprint: u64,
     sha256: String,
+    version: String,
     cancel: CancellationToken,
     handle: JoinHandle<()>,
     status: SharedStatus,
@@ -50,7 +55,35 @@ struct Running {
 enum ModuleState {
     Ready,
     Settling,
+    /// New or changed since it was loaded, with its modification time and size.
+    Load((SystemTime, u64)),
     Refused(String),
+}
+
+/// An instance that could not start, reported until it does.
+struct Failing {
+    fingerprint: u64,
+    cancel: CancellationToken,
+    /// When it last failed.
+    since: Instant,
+}
+
+/// What a reconciliation waits for.
+enum Job {
+    /// A module compiled (or read from the cache).
+    Loaded {
+        file: Arc<CheckFile>,
+        path: PathBuf,
+        stamp: (SystemTime, u64),
+        loaded: Result<(CheckModule, Origin), String>,
+    },
+    /// An instance prepared.
+    Prepared {
+        file: Arc<CheckFile>,
+        index: usize,
+        fingerprint: u64,
+        prepared: Result<Box<crate::catalog::Prepared>, String>,
+    },
 }
 
 /// The agent's instances and the modules they run.
@@ -61,27 +94,36 @@ pub struct Supervisor {
     sink: PayloadSender,
     modules: HashMap<String, Loaded>,
     running: BTreeMap<(String, usize), Running>,
+    failing: BTreeMap<(String, usize), Failing>,
     problems: Vec<String>,
     started_ms: i64,
+    sinks: Vec<SinkHandle>,
+    /// Buffer folders no sink owns, with their sizes.
+    orphans: Vec<(String, u64)>,
 }
 
 impl Supervisor {
-    /// A supervisor with nothing running yet.
-    pub fn new(config: AgentConfig, runtime: Runtime, sink: PayloadSender) -> Self {
+    /// A supervisor with nothing running yet, sending to `sinks`.
+    pub fn new(config: AgentConfig, runtime: Runtime, sinks: &Sinks) -> Self {
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
             config,
             runtime,
             cache,
-            sink,
+            sink: sinks.sender(),
             modules: HashMap::new(),
             running: BTreeMap::new(),
+            failing: BTreeMap::new(),
             problems: Vec::new(),
             started_ms: scheduler::now_ms(),
+            sinks: sinks.handles(),
+            orphans: sinks.orphans().to_vec(),
         }
     }
 
-    /// Brings the running instances in line with the files.
+    /// Brings the running instances in line with the files. Modules load and instances
+    /// start concurrently, each as soon as it is ready: a slow or hostile module delays no
+    /// other.
     pub async fn reconcile(&mut self) -> Outcome {
         let mut problems = Vec::new();
         let mut outcome = Outcome::Done;
@@ -98,12 +140,13 @@ impl Supervisor {
                 return Outcome::Done;
             }
         };
+        let mut jobs: JoinSet<Job> = JoinSet::new();
         for path in files {
             let file = match CheckFile::load(&path) {
-                Ok(file) => file,
+                Ok(file) => Arc::new(file),
                 Err(errors) => {
                     problems.extend(errors.0.iter().map(ToString::to_string));
-                    untouched.insert(stem(&path));
+                    untouched.insert(check_of(&path));
                     continue;
                 }
             };
@@ -111,50 +154,69 @@ impl Supervisor {
                 problems.push(missing_module(&self.config, &file));
                 continue;
             };
-            match self.refresh_module(&file.check, &module_path).await {
-                ModuleState::Ready => {}
+            match self.module_state(&file.check, &module_path) {
+                ModuleState::Ready => self.prepare_changed(&file, &mut desired, &mut jobs),
                 ModuleState::Settling => {
                     outcome = Outcome::RetrySoon;
                     untouched.insert(file.check.clone());
-                    continue;
+                }
+                ModuleState::Load(stamp) => {
+                    let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
+                    jobs.spawn_blocking(move || {
+                        let loaded = cache.load(&engine, &module_path);
+                        Job::Loaded {
+                            file,
+                            path: module_path,
+                            stamp,
+                            loaded: loaded.map_err(|e| e.to_string()),
+                        }
+                    });
                 }
                 ModuleState::Refused(e) => {
-                    problems.push(if self.modules.contains_key(&file.check) {
-                        format!("{e} (the previous version keeps running)")
-                    } else {
-                        e
-                    });
+                    problems.push(self.refused(&file.check, e));
                     untouched.insert(file.check.clone());
-                    continue;
                 }
             }
-            for instance in &file.instances {
-                let key = (file.check.clone(), instance.index);
-                desired.insert(key.clone());
-                let Some(loaded) = self.modules.get(&file.check) else {
-                    continue;
-                };
-                let fingerprint = instance.fingerprint ^ hash_str(&loaded.module.sha256);
-                if self
-                    .running
-                    .get(&key)
-                    .is_some_and(|r| r.fingerprint == fingerprint)
-                {
-                    continue;
+        }
+        while let Some(done) = jobs.join_next().await {
+            match done {
+                Ok(Job::Loaded {
+                    file,
+                    path,
+                    stamp,
+                    loaded: Ok((module, origin)),
+                }) => {
+                    self.loaded(&file.check, module, origin, path, stamp);
+                    self.prepare_changed(&file, &mut desired, &mut jobs);
                 }
-                match prepare_instance(&self.config, &self.runtime, &file, &loaded.module, instance)
-                    .await
-                {
-                    Ok(prepared) => self.start(key, fingerprint, prepared),
-                    Err(e) => {
-                        let kept = self.running.contains_key(&key);
-                        problems.push(if kept {
-                            format!("{e} (the previous config keeps running)")
-                        } else {
-                            e
-                        });
+                Ok(Job::Loaded {
+                    file,
+                    loaded: Err(e),
+                    ..
+                }) => {
+                    problems.push(self.refused(&file.check, e));
+                    untouched.insert(file.check.clone());
+                }
+                Ok(Job::Prepared {
+                    file,
+                    index,
+                    fingerprint,
+                    prepared,
+                }) => {
+                    let key = (file.check.clone(), index);
+                    match prepared {
+                        Ok(prepared) => self.start(key, fingerprint, *prepared),
+                        Err(e) => {
+                            if self.running.contains_key(&key) {
+                                problems.push(format!("{e} (the previous config keeps running)"));
+                            } else {
+                                self.report_failing(&file, index, fingerprint, &e);
+                                problems.push(e);
+                            }
+                        }
                     }
                 }
+                Err(e) => problems.push(format!("preparing a check failed: {e}")),
             }
         }
         let gone: Vec<(String, usize)> = self
@@ -169,6 +231,13 @@ impl Supervisor {
                 r.cancel.cancel();
             }
         }
+        self.failing.retain(|key, failing| {
+            let keep = desired.contains(key) && !self.running.contains_key(key);
+            if !keep {
+                failing.cancel.cancel();
+            }
+            keep
+        });
         self.modules.retain(|check, _| {
             desired.iter().any(|(c, _)| c == check) || untouched.contains(check)
         });
@@ -188,8 +257,126 @@ impl Supervisor {
         outcome
     }
 
-    /// Loads the module at `path` for `check` if it is new or changed.
-    async fn refresh_module(&mut self, check: &str, path: &Path) -> ModuleState {
+    /// Whether instance `index` of `file` would start (module, grants, the check's `init`);
+    /// the instance is dropped at once.
+    pub async fn try_instance(&self, file: &CheckFile, index: usize) -> Result<(), String> {
+        let instance = file
+            .instances
+            .iter()
+            .find(|i| i.index == index)
+            .ok_or_else(|| format!("{}: no instance {index}", file.path.display()))?;
+        let module = match self.modules.get(&file.check) {
+            Some(loaded) => loaded.module.clone(),
+            None => {
+                let path = self
+                    .config
+                    .find_module(&file.check)
+                    .ok_or_else(|| missing_module(&self.config, file))?;
+                load_cached(&self.runtime, &self.cache, path).await?
+            }
+        };
+        prepare_instance(&self.config, &self.runtime, file, &module, instance)
+            .await
+            .map(drop)
+    }
+
+    /// A module that could not be loaded, in words.
+    fn refused(&self, check: &str, error: String) -> String {
+        if self.modules.contains_key(check) {
+            format!("{error} (the previous version keeps running)")
+        } else {
+            error
+        }
+    }
+
+    /// Marks `file`'s instances desired and prepares, each on its own task, those whose
+    /// config or module changed.
+    fn prepare_changed(
+        &self,
+        file: &Arc<CheckFile>,
+        desired: &mut BTreeSet<(String, usize)>,
+        jobs: &mut JoinSet<Job>,
+    ) {
+        let Some(loaded) = self.modules.get(&file.check) else {
+            return;
+        };
+        for instance in &file.instances {
+            let key = (file.check.clone(), instance.index);
+            desired.insert(key.clone());
+            let fingerprint = instance.fingerprint ^ hash_str(&loaded.module.sha256);
+            let unchanged = |f: u64| f == fingerprint;
+            let failed_alike = self
+                .failing
+                .get(&key)
+                .is_some_and(|f| unchanged(f.fingerprint));
+            if self
+                .running
+                .get(&key)
+                .is_some_and(|r| unchanged(r.fingerprint))
+                || (failed_alike && !self.due_retry(&key))
+            {
+                continue;
+            }
+            let (config, runtime, module) = (
+                self.config.clone(),
+                self.runtime.clone(),
+                loaded.module.clone(),
+            );
+            let (file, index) = (file.clone(), instance.index);
+            jobs.spawn(async move {
+                let instance = &file.instances[index_of(&file, index)];
+                let prepared = prepare_instance(&config, &runtime, &file, &module, instance)
+                    .await
+                    .map(Box::new);
+                Job::Prepared {
+                    file,
+                    index,
+                    fingerprint,
+                    prepared,
+                }
+            });
+        }
+    }
+
+    /// Whether a failing instance is tried again now (at most every `rescan_secs`).
+    fn due_retry(&self, key: &(String, usize)) -> bool {
+        let rescan = Duration::from_secs(self.config.rescan_secs.max(1));
+        self.failing
+            .get(key)
+            .is_none_or(|f| f.since.elapsed() + Duration::from_secs(1) >= rescan)
+    }
+
+    /// Reports an instance that could not start as CRITICAL at its interval, until it starts.
+    fn report_failing(&mut self, file: &CheckFile, index: usize, fingerprint: u64, error: &str) {
+        let key = (file.check.clone(), index);
+        if let Some(old) = self.failing.remove(&key) {
+            old.cancel.cancel();
+        }
+        let Some(instance) = file.instances.iter().find(|i| i.index == index) else {
+            return;
+        };
+        let (aggregator, identity, interval) = failure_report(&self.config, file, instance);
+        let cancel = CancellationToken::new();
+        scheduler::report_start_failure(
+            aggregator,
+            identity,
+            interval,
+            error.to_string(),
+            self.sink.clone(),
+            cancel.clone(),
+        );
+        self.failing.insert(
+            key,
+            Failing {
+                fingerprint,
+                cancel,
+                since: Instant::now(),
+            },
+        );
+    }
+
+    /// What to do about the module at `path` for `check`.
+    fn module_state(&self, check: &str, path: &Path) -> ModuleState {
         let stamp = match std::fs::metadata(path) {
             Ok(m) => (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()),
             Err(e) => return ModuleState::Refused(format!("{}: {e}", path.display())),
@@ -204,44 +391,43 @@ impl Supervisor {
         if stamp.0.elapsed().is_ok_and(|age| age < SETTLE) {
             return ModuleState::Settling;
         }
-        let (engine, cache, owned) = (
-            self.runtime.engine().clone(),
-            self.cache.clone(),
-            path.to_path_buf(),
-        );
-        let loaded = tokio::task::spawn_blocking(move || cache.load(&engine, &owned)).await;
-        match loaded {
-            Ok(Ok((module, origin))) => {
-                if origin == Origin::Compiled {
-                    release_freed_memory();
-                }
-                if self
-                    .modules
-                    .get(check)
-                    .is_none_or(|l| l.module.sha256 != module.sha256)
-                {
-                    match origin {
-                        Origin::Cache => {
-                            tracing::info!(check, sha256 = %&module.sha256[..12], "module loaded from the compiled cache")
-                        }
-                        Origin::Compiled => {
-                            tracing::info!(check, sha256 = %&module.sha256[..12], took = ?module.compile_time, "module compiled")
-                        }
-                    }
-                }
-                self.modules.insert(
-                    check.to_string(),
-                    Loaded {
-                        module,
-                        path: path.to_path_buf(),
-                        stamp,
-                    },
-                );
-                ModuleState::Ready
-            }
-            Ok(Err(e)) => ModuleState::Refused(e.to_string()),
-            Err(e) => ModuleState::Refused(format!("{}: loading failed: {e}", path.display())),
+        ModuleState::Load(stamp)
+    }
+
+    /// Keeps a freshly loaded module.
+    fn loaded(
+        &mut self,
+        check: &str,
+        module: CheckModule,
+        origin: Origin,
+        path: PathBuf,
+        stamp: (SystemTime, u64),
+    ) {
+        if origin == Origin::Compiled {
+            release_freed_memory();
         }
+        if self
+            .modules
+            .get(check)
+            .is_none_or(|l| l.module.sha256 != module.sha256)
+        {
+            match origin {
+                Origin::Cache => {
+                    tracing::info!(check, sha256 = %&module.sha256[..12], "module loaded from the compiled cache")
+                }
+                Origin::Compiled => {
+                    tracing::info!(check, sha256 = %&module.sha256[..12], took = ?module.compile_time, "module compiled")
+                }
+            }
+        }
+        self.modules.insert(
+            check.to_string(),
+            Loaded {
+                module,
+                path,
+                stamp,
+            },
+        );
     }
 
     /// Starts a prepared instance, replacing (between two runs) the one it supersedes.
@@ -251,6 +437,9 @@ impl Supervisor {
         fingerprint: u64,
         mut prepared: crate::catalog::Prepared,
     ) {
+        if let Some(failing) = self.failing.remove(&key) {
+            failing.cancel.cancel();
+        }
         let cancel = CancellationToken::new();
         let previous = self.running.remove(&key).map(|old| {
             old.cancel.cancel();
@@ -261,6 +450,7 @@ impl Supervisor {
         });
         let replacing = previous.is_some();
         let status = prepared.task.status.clone();
+        let version = prepared.task.instance.descriptor().version.clone();
         let schedule = prepared.task.schedule;
         let timeout = prepared.task.timeout;
         tracing::info!(
@@ -276,6 +466,7 @@ impl Supervisor {
             Running {
                 fingerprint,
                 sha256: prepared.sha256,
+                version,
                 cancel,
                 handle,
                 status,
@@ -298,18 +489,41 @@ impl Supervisor {
                     check: check.clone(),
                     index: *index,
                     sha256: r.sha256.clone(),
+                    version: r.version.clone(),
                     interval_secs: r.schedule.interval().as_secs_f64(),
                     timeout_secs: r.timeout.as_secs_f64(),
                     grants: r.grants.clone(),
                     status: r.status.get(),
                 })
                 .collect(),
-            problems: self.problems.clone(),
+            problems: self
+                .problems
+                .iter()
+                .cloned()
+                .chain(self.orphans.iter().map(|(folder, bytes)| {
+                    format!(
+                        "disk buffer {folder} ({bytes} bytes) belongs to no configured sink: \
+                         name a sink `{folder}` to deliver it, or delete it"
+                    )
+                }))
+                .collect(),
+            sinks: self
+                .sinks
+                .iter()
+                .map(|s| SinkReport {
+                    name: s.name.to_string(),
+                    stats: s.stats.snapshot(),
+                    last_error: s.stats.last_error(),
+                })
+                .collect(),
         }
     }
 
     /// Stops every instance, letting runs in progress finish within `grace`.
     pub async fn stop(self, grace: Duration) {
+        for failing in self.failing.values() {
+            failing.cancel.cancel();
+        }
         let handles: Vec<JoinHandle<()>> = self
             .running
             .into_values()
@@ -339,9 +553,18 @@ fn release_freed_memory() {
     }
 }
 
-fn stem(path: &Path) -> String {
+/// The check a config file configures, by its name.
+fn check_of(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Where instance `index` is in `file.instances`.
+fn index_of(file: &CheckFile, index: usize) -> usize {
+    file.instances
+        .iter()
+        .position(|i| i.index == index)
         .unwrap_or_default()
 }
 

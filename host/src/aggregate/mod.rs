@@ -15,8 +15,11 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// An aggregator adding `tags` (host, global and instance tags) to every series.
+    /// An aggregator adding `tags` (host, global and instance tags, in that order) to every
+    /// series. Of several `host:` tags the last wins: an instance tagged `host:db-3` reports
+    /// for that host, as in Datadog.
     pub fn new(mut tags: Vec<String>) -> Self {
+        one_host(&mut tags);
         tags.sort_unstable();
         tags.dedup();
         Self {
@@ -30,6 +33,7 @@ impl Aggregator {
     pub fn series(&mut self, timestamp_ms: i64, samples: Vec<Sample>) -> Vec<Series> {
         let mut out = Vec::with_capacity(samples.len());
         for mut sample in samples {
+            one_host(&mut sample.tags);
             sample.tags.sort_unstable();
             sample.tags.dedup();
             let (kind, value) = match sample.kind {
@@ -61,6 +65,7 @@ impl Aggregator {
     /// A service check with this instance's tags added.
     pub fn service_check(&self, mut check: ServiceCheck) -> ServiceCheck {
         let mut tags = std::mem::take(&mut check.tags);
+        one_host(&mut tags);
         tags.sort_unstable();
         tags.dedup();
         check.tags = self.with_tags(tags);
@@ -83,10 +88,16 @@ impl Aggregator {
         }
     }
 
-    /// Merges sorted `tags` with the aggregator's own (also sorted), without duplicates.
+    /// Merges sorted `tags` with the aggregator's own (also sorted), without duplicates. A
+    /// `host:` tag of the sample's replaces the instance's: the series belongs to that host.
     fn with_tags(&self, tags: Vec<String>) -> Vec<String> {
         let mut merged = Vec::with_capacity(tags.len() + self.tags.len());
-        let mut own = self.tags.iter().peekable();
+        let own_host = tags.iter().any(|t| is_host(t));
+        let mut own = self
+            .tags
+            .iter()
+            .filter(|t| !(own_host && is_host(t)))
+            .peekable();
         for tag in tags {
             while let Some(o) = own.next_if(|o| **o < tag) {
                 merged.push(o.clone());
@@ -96,6 +107,21 @@ impl Aggregator {
         }
         merged.extend(own.cloned());
         merged
+    }
+}
+
+fn is_host(tag: &str) -> bool {
+    tag.starts_with("host:")
+}
+
+/// Keeps only the last `host:` tag of `tags`.
+fn one_host(tags: &mut Vec<String>) {
+    if let Some(last) = tags.iter().rposition(|t| is_host(t)) {
+        let mut i = 0;
+        tags.retain(|t| {
+            i += 1;
+            i - 1 == last || !is_host(t)
+        });
     }
 }
 
@@ -114,6 +140,20 @@ mod tests {
 
     fn agg() -> Aggregator {
         Aggregator::new(vec!["host:h1".into(), "env:test".into()])
+    }
+
+    #[test]
+    fn a_series_has_exactly_one_host() {
+        let mut a = Aggregator::new(vec!["host:agent".into(), "host:db-3".into(), "x:1".into()]);
+        let out = a.series(
+            1000,
+            vec![
+                s("mine", MetricKind::Gauge, 1.0, &[]),
+                s("forged", MetricKind::Gauge, 1.0, &["host:a", "host:forged"]),
+            ],
+        );
+        assert_eq!(out[0].tags, ["host:db-3", "x:1"]);
+        assert_eq!(out[1].tags, ["host:forged", "x:1"]);
     }
 
     #[test]

@@ -19,16 +19,18 @@ impl wit::exec::Host for HostState {
         let Some(grant) = self.capabilities.grants.command.clone() else {
             return Err("no command is granted to this instance".into());
         };
-        let outcome = run_command(&grant).await?;
-        let instance = &*self.label;
+        let started = Instant::now();
+        let outcome = run_command(&grant).await;
+        self.output.host_time += started.elapsed();
+        let outcome = outcome?;
         for line in String::from_utf8_lossy(&outcome.stderr)
             .lines()
             .filter(|l| !l.trim().is_empty())
         {
-            tracing::warn!(target: "wasmon::check", instance, "stderr: {line}");
+            self.log_line(tracing::Level::WARN, &format!("stderr: {line}"));
         }
         if outcome.timed_out {
-            tracing::warn!(instance, command = %grant.display(), "command killed at its timeout of {:?}", grant.timeout);
+            tracing::warn!(instance = &*self.label, command = %grant.display(), "command killed at its timeout of {:?}", grant.timeout);
         }
         Ok(outcome)
     }

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
 
 use crate::config::grants_host_path;
 use crate::runtime::{HostState, wit};
@@ -31,10 +32,13 @@ impl HostState {
 
 impl wit::files::Host for HostState {
     fn read(&mut self, paths: Vec<String>) -> Vec<Result<Vec<u8>, String>> {
-        paths
+        let started = Instant::now();
+        let contents = paths
             .iter()
             .map(|p| self.read_granted(p, MAX_FILE_BYTES))
-            .collect()
+            .collect();
+        self.output.host_time += started.elapsed();
+        contents
     }
 
     fn read_matching(
@@ -42,8 +46,17 @@ impl wit::files::Host for HostState {
         pattern: String,
         max_bytes: u32,
     ) -> Result<Vec<MatchedFile>, String> {
+        let started = Instant::now();
+        let found = self.read_all_matching(&pattern, max_bytes);
+        self.output.host_time += started.elapsed();
+        found
+    }
+}
+
+impl HostState {
+    fn read_all_matching(&self, pattern: &str, max_bytes: u32) -> Result<Vec<MatchedFile>, String> {
         let caps = &self.capabilities;
-        let host_pattern = grants_host_path(&pattern, &caps.proc_root, &caps.sys_root);
+        let host_pattern = grants_host_path(pattern, &caps.proc_root, &caps.sys_root);
         let entries = expand(&host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
         let mut found = Vec::new();
         for host_path in entries.into_iter().take(MAX_MATCHES) {

@@ -8,8 +8,10 @@ impl wit::fs_usage::Host for HostState {
         if !self.capabilities.grants.fs_usage {
             return Err("filesystem usage is not granted to this instance".into());
         }
-        let st =
-            rustix::fs::statvfs(mount_point.as_str()).map_err(|e| format!("{mount_point}: {e}"))?;
+        let started = std::time::Instant::now();
+        let st = rustix::fs::statvfs(mount_point.as_str());
+        self.output.host_time += started.elapsed();
+        let st = st.map_err(|e| format!("{mount_point}: {e}"))?;
         let block = st.f_frsize;
         Ok(Usage {
             total_bytes: st.f_blocks.saturating_mul(block),

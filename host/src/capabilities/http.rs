@@ -10,8 +10,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::Scheme;
@@ -31,6 +32,8 @@ pub struct HttpGate {
     label: Arc<str>,
     /// When the current call into the guest must stop.
     pub(crate) deadline: Option<Instant>,
+    /// Nanoseconds spent in requests (until their response head) since the last take.
+    spent: Arc<AtomicU64>,
 }
 
 impl HttpGate {
@@ -40,7 +43,13 @@ impl HttpGate {
             grant,
             label,
             deadline: None,
+            spent: Arc::default(),
         }
+    }
+
+    /// Time spent in requests since the last call.
+    pub fn take_spent(&self) -> Duration {
+        Duration::from_nanos(self.spent.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -57,14 +66,18 @@ impl WasiHttpHooks for HttpGate {
         let grant = self.grant.clone();
         let label = self.label.clone();
         let run_deadline = self.deadline;
+        let spent = self.spent.clone();
         Box::new(async move {
             let uri = request.uri().to_string();
+            let started = Instant::now();
             let result = match grant {
                 None => Err(Refusal::Denied(
                     "this instance has no `grants.http`".to_string(),
                 )),
                 Some(grant) => send_granted(&grant, run_deadline, request).await,
             };
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            spent.fetch_add(nanos, Ordering::Relaxed);
             result
                 .map(|response| (response, Box::new(async { Ok(()) }) as IoFuture))
                 .map_err(|refusal| {

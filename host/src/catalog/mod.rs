@@ -7,7 +7,7 @@ mod prepare;
 use std::path::{Path, PathBuf};
 
 pub use cache::{ModuleCache, Origin};
-pub use prepare::{Prepared, prepare, prepare_instance};
+pub use prepare::{Prepared, failure_report, prepare, prepare_instance};
 
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};

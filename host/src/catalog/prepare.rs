@@ -7,7 +7,7 @@ use super::Entry;
 use crate::aggregate::Aggregator;
 use crate::config::{AgentConfig, CheckFile, InstanceConfig};
 use crate::runtime::{
-    Capabilities, CheckInstance, CheckModule, InstanceError, InstanceSpec, Runtime,
+    Capabilities, CheckInstance, CheckModule, InstanceError, InstanceSpec, RunLimits, Runtime,
 };
 use crate::scheduler::{InstanceTask, Schedule, SharedStatus, now_ms};
 
@@ -67,11 +67,10 @@ async fn prepare_one(
     instance: &InstanceConfig,
 ) -> Result<Prepared, InstanceError> {
     let label: Arc<str> = format!("{}[{}]", file.check, instance.index).into();
-    let start_timeout = instance
-        .timeout
-        .or(instance.interval)
-        .unwrap_or(FALLBACK_INTERVAL);
     let limits = &instance.limits;
+    let defaults = &config.defaults;
+    let start_timeout = seconds(limits.start_timeout.unwrap_or(defaults.start_timeout));
+    let kib = limits.max_submit_kib.unwrap_or(defaults.max_submit_kib) as usize;
     let spec = InstanceSpec {
         label,
         capabilities: Arc::new(Capabilities::new(
@@ -82,7 +81,17 @@ async fn prepare_one(
         memory_bytes: limits.memory_mib.unwrap_or(config.defaults.memory_mib) as usize
             * 1024
             * 1024,
-        max_samples: limits.max_samples.unwrap_or(config.defaults.max_samples) as usize,
+        limits: RunLimits {
+            max_samples: limits.max_samples.unwrap_or(defaults.max_samples) as usize,
+            max_service_checks: limits
+                .max_service_checks
+                .unwrap_or(defaults.max_service_checks) as usize,
+            max_submit_bytes: kib.saturating_mul(1024),
+            max_log_lines: limits.max_log_lines.unwrap_or(defaults.max_log_lines) as usize,
+            max_log_line_bytes: limits
+                .max_log_line_bytes
+                .unwrap_or(defaults.max_log_line_bytes) as usize,
+        },
         init_config: file.init_config.to_string(),
         instance_config: instance.check_config.to_string(),
         start_timeout,
@@ -101,9 +110,6 @@ async fn prepare_one(
     } else {
         Schedule::starting(interval, now_ms(), Duration::ZERO)
     };
-    let mut tags = vec![format!("host:{}", config.hostname())];
-    tags.extend(config.tags.iter().cloned());
-    tags.extend(instance.tags.iter().cloned());
     Ok(Prepared {
         check: file.check.clone(),
         index: instance.index,
@@ -112,16 +118,48 @@ async fn prepare_one(
             schedule,
             // A run may take up to its interval unless the instance says otherwise.
             timeout: instance.timeout.unwrap_or(interval),
-            aggregator: Aggregator::new(tags),
-            identity: vec![
-                format!("check:{}", file.check),
-                format!("instance:{}", instance.index),
-            ],
+            aggregator: Aggregator::new(instance_tags(config, instance)),
+            identity: identity(file, instance),
             status: SharedStatus::default(),
         },
         grants: instance.grants.describe(),
         sha256: module.sha256.clone(),
     })
+}
+
+/// What an instance that cannot start reports with: its tags, its identity tags and an
+/// interval (its own, else the fallback, since the check could not say).
+pub fn failure_report(
+    config: &AgentConfig,
+    file: &CheckFile,
+    instance: &InstanceConfig,
+) -> (Aggregator, Vec<String>, Duration) {
+    (
+        Aggregator::new(instance_tags(config, instance)),
+        identity(file, instance),
+        instance.interval.unwrap_or(FALLBACK_INTERVAL),
+    )
+}
+
+/// Host, global and instance tags, in that order.
+fn instance_tags(config: &AgentConfig, instance: &InstanceConfig) -> Vec<String> {
+    let mut tags = vec![format!("host:{}", config.hostname())];
+    tags.extend(config.tags.iter().cloned());
+    tags.extend(instance.tags.iter().cloned());
+    tags
+}
+
+/// `check:<name>` and `instance:<index>`.
+fn identity(file: &CheckFile, instance: &InstanceConfig) -> Vec<String> {
+    vec![
+        format!("check:{}", file.check),
+        format!("instance:{}", instance.index),
+    ]
+}
+
+/// A start timeout in seconds as a duration; the config checks refuse what is not positive.
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(5))
 }
 
 /// `conf.d/x.yaml:7: instances[0]: the check refused its config: ...`

@@ -10,9 +10,18 @@ use crate::config::{AgentConfig, SinkConfig};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
-/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads.
+/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads. A dry run prints what
+/// would be sent and needs no disk buffers; beside a running agent it also runs without the
+/// data folder's lock and without a control API, so it leaves that agent's alone.
 pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let _pidfile = PidFile::acquire(&config.data_dir)?;
+    let pidfile = match PidFile::acquire(&config.data_dir) {
+        Ok(pidfile) => Some(pidfile),
+        Err(e) if dry_run => {
+            tracing::info!("dry run beside the running agent, without a control API: {e:#}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let sinks = if dry_run {
         vec![SinkConfig::Console {}]
     } else {
@@ -27,7 +36,9 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     let runtime = Runtime::new()?;
     let sinks = Sinks::start(&sinks, &config.data_dir)?;
     let agent = Agent::start(config, &runtime, sinks).await;
-    if let Err(e) = crate::control::start(config, agent.handle()).await {
+    if pidfile.is_some()
+        && let Err(e) = crate::control::start(config, agent.handle()).await
+    {
         tracing::error!("control API not started: {e:#}");
     }
     loop {

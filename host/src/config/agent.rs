@@ -34,6 +34,13 @@ pub struct AgentConfig {
     pub rescan_secs: u64,
     /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
     pub self_metrics_secs: f64,
+    /// Datadog's secret backend: the program that resolves `ENC[handle]` values (see
+    /// secrets.rs), run directly; a relative path is taken from the file's folder.
+    pub secret_backend_command: Option<PathBuf>,
+    /// Seconds one run of the secret backend may take.
+    pub secret_backend_timeout: u64,
+    /// Bytes the secret backend may print.
+    pub secret_backend_output_max_size: usize,
 }
 
 /// The control API's listening address. It also listens on `<data_dir>/wasmon.sock`; every
@@ -68,11 +75,14 @@ impl Default for AgentConfig {
             control: ControlConfig::default(),
             rescan_secs: 30,
             self_metrics_secs: 15.0,
+            secret_backend_command: None,
+            secret_backend_timeout: 30,
+            secret_backend_output_max_size: 1024 * 1024,
         }
     }
 }
 
-/// Defaults applied to every instance that does not set its own.
+/// Defaults applied to every instance that does not set its own `limits`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InstanceDefaults {
@@ -80,6 +90,16 @@ pub struct InstanceDefaults {
     pub memory_mib: u32,
     /// Samples one run may submit; the rest are dropped and counted.
     pub max_samples: u32,
+    /// Service checks one run may submit; the rest are dropped and counted.
+    pub max_service_checks: u32,
+    /// KiB of names, tags and messages one run may submit; the rest is dropped and counted.
+    pub max_submit_kib: u32,
+    /// Log lines one run may write to the agent's log; the rest are dropped and counted.
+    pub max_log_lines: u32,
+    /// Longest log line, in bytes; longer ones are cut.
+    pub max_log_line_bytes: u32,
+    /// Seconds `describe` and `init` may take before the start fails.
+    pub start_timeout: f64,
     /// Start each instance at a random offset within its interval, spreading the load.
     pub jitter: bool,
 }
@@ -89,6 +109,11 @@ impl Default for InstanceDefaults {
         Self {
             memory_mib: 64,
             max_samples: 10_000,
+            max_service_checks: 1_000,
+            max_submit_kib: 4_096,
+            max_log_lines: 100,
+            max_log_line_bytes: 4_096,
+            start_timeout: 5.0,
             jitter: true,
         }
     }
@@ -136,7 +161,8 @@ impl AgentConfig {
         let mut config: Self = if text.trim().is_empty() {
             Self::default()
         } else {
-            yaml::parse(path, &text)?
+            // `${VAR}` and `ENC[handle]` resolved (secrets.rs).
+            super::secrets::parse_agent(path, &text)?
         };
         for (i, sink) in config.sinks.iter().enumerate() {
             if let Some((field, message)) = sink.problems().into_iter().next() {
@@ -145,6 +171,32 @@ impl AgentConfig {
                 let line = yaml::locate(&text, &field)
                     .or_else(|| yaml::locate(&text, &format!("sinks[{i}]")));
                 return Err(ConfigError::field(path, line, field, message));
+            }
+        }
+        let start = config.defaults.start_timeout;
+        if !(0.01..=86_400.0).contains(&start) {
+            let field = "defaults.start_timeout";
+            return Err(ConfigError::field(
+                path,
+                yaml::locate(&text, field),
+                field,
+                format!("{start}: expected seconds between 0.01 and 86400"),
+            ));
+        }
+        let names: Vec<Option<String>> = config.sinks.iter().map(SinkConfig::name).collect();
+        for (j, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            if let Some(i) = names[..j].iter().position(|n| n.as_ref() == Some(name)) {
+                let field = format!("sinks[{j}]");
+                return Err(ConfigError::field(
+                    path,
+                    yaml::locate(&text, &field),
+                    format!("{field}.name"),
+                    format!(
+                        "{name:?} already names sinks[{i}]; give one of them another `name:` \
+                         (it names the sink's disk buffer and its `sink:` tag)"
+                    ),
+                ));
             }
         }
         let base = path.parent().unwrap_or(Path::new("."));
@@ -241,8 +293,32 @@ mod tests {
         assert_eq!(shown.control.listen, default.control.listen);
         let (s, d) = (&shown.defaults, &default.defaults);
         assert_eq!(
-            (s.memory_mib, s.max_samples, s.jitter),
-            (d.memory_mib, d.max_samples, d.jitter)
+            (
+                s.memory_mib,
+                s.max_samples,
+                s.max_service_checks,
+                s.max_submit_kib
+            ),
+            (
+                d.memory_mib,
+                d.max_samples,
+                d.max_service_checks,
+                d.max_submit_kib
+            )
+        );
+        assert_eq!(
+            (
+                s.max_log_lines,
+                s.max_log_line_bytes,
+                s.start_timeout,
+                s.jitter
+            ),
+            (
+                d.max_log_lines,
+                d.max_log_line_bytes,
+                d.start_timeout,
+                d.jitter
+            )
         );
     }
 }

@@ -77,7 +77,7 @@ struct CheckView {
     instances: Vec<Map<String, Value>>,
 }
 
-/// `limits:` of an instance; unset fields take the agent's defaults.
+/// `limits:` of an instance; unset fields take the agent's `defaults`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -85,6 +85,16 @@ pub struct Limits {
     pub memory_mib: Option<u32>,
     /// Samples one run may submit.
     pub max_samples: Option<u32>,
+    /// Service checks one run may submit.
+    pub max_service_checks: Option<u32>,
+    /// Bytes of names, tags and messages one run may submit, in KiB.
+    pub max_submit_kib: Option<u32>,
+    /// Log lines (its own and what it prints) one run may write to the agent's log.
+    pub max_log_lines: Option<u32>,
+    /// Longest log line kept, in bytes; longer ones are cut.
+    pub max_log_line_bytes: Option<u32>,
+    /// Seconds `describe` and `init` may take.
+    pub start_timeout: Option<f64>,
 }
 
 /// One instance, validated.
@@ -138,8 +148,10 @@ impl CheckFile {
     pub fn parse(path: &Path, text: String) -> Result<Self, ConfigErrors> {
         let one = |e: ConfigError| ConfigErrors(vec![e]);
         let check = check_name(path).map_err(one)?;
-        let hosts: HostView = yaml::parse(path, &text).map_err(one)?;
-        let checks: CheckView = yaml::parse(path, &text).map_err(one)?;
+        // `${VAR}` and `ENC[handle]` resolved once for both views (secrets.rs).
+        let document = super::secrets::resolve(path, &text).map_err(one)?;
+        let hosts: HostView = document.parse().map_err(one)?;
+        let checks: CheckView = document.parse().map_err(one)?;
         if hosts.instances.is_empty() {
             return Err(one(ConfigError::field(
                 path,
@@ -177,6 +189,9 @@ impl CheckFile {
                 .map_err(|m| fail("timeout", m))
                 .ok()
                 .flatten();
+            if let Err(m) = seconds(host.limits.start_timeout) {
+                fail("limits.start_timeout", m);
+            }
             for (i, tag) in host.tags.iter().enumerate() {
                 if tag.is_empty() || tag.chars().any(char::is_whitespace) {
                     fail(

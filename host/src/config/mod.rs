@@ -7,6 +7,7 @@ mod error;
 mod grants;
 mod http;
 mod mysql;
+mod secrets;
 mod sinks;
 mod yaml;
 

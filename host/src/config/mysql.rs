@@ -1,5 +1,6 @@
-//! The MySQL connection an instance may use: Datadog's `host`/`port` or `sock`, `user`,
-//! `pass` or `defaults_file`, `ssl` and `connect_timeout`, validated into a [`MysqlGrant`].
+//! The MySQL connection an instance may use: Datadog's `host`/`port` or `sock`, `user`
+//! (or `username`), `pass` (or `password`) or `defaults_file`, `ssl` and `connect_timeout`,
+//! validated into a [`MysqlGrant`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,9 +37,15 @@ pub struct ConnectionKeys {
     /// User to log in as.
     #[serde(default)]
     pub user: Option<String>,
-    /// Password (`password` is accepted too).
-    #[serde(default, alias = "password")]
+    /// Datadog's current name for `user`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
     pub pass: Option<String>,
+    /// Datadog's current name for `pass`.
+    #[serde(default)]
+    pub password: Option<String>,
     /// A MySQL option file whose `[client]` section gives any of the above.
     #[serde(default)]
     pub defaults_file: Option<PathBuf>,
@@ -50,8 +57,8 @@ pub struct ConnectionKeys {
     pub connect_timeout: Option<f64>,
 }
 
-/// Connection keys that never reach the check. The others (`host`, `port`, `sock`, `user`)
-/// do, for its tags and to tell whether the server is local.
+/// Connection keys that never reach the check. The others (`host`, `port`, `sock`, `user` or
+/// `username`) do, for its tags and to tell whether the server is local.
 pub const SECRET_KEYS: [&str; 5] = [
     "pass",
     "password",
@@ -103,6 +110,16 @@ impl MysqlGrant {
     /// problem is `(field, message)`.
     pub fn parse(keys: &ConnectionKeys) -> Result<Option<Self>, Vec<(String, String)>> {
         let mut errors = Vec::new();
+        let user = one_of(
+            ("user", &keys.user),
+            ("username", &keys.username),
+            &mut errors,
+        );
+        let pass = one_of(
+            ("pass", &keys.pass),
+            ("password", &keys.password),
+            &mut errors,
+        );
         let file = match &keys.defaults_file {
             Some(path) => read_defaults_file(path).unwrap_or_else(|m| {
                 errors.push(("defaults_file".into(), m));
@@ -123,7 +140,8 @@ impl MysqlGrant {
             (_, None) => None,
         };
         let Some(address) = address else {
-            if keys.user.is_some() || keys.pass.is_some() || keys.ssl.is_some() {
+            let login = [&keys.user, &keys.username, &keys.pass, &keys.password];
+            if login.iter().any(|k| k.is_some()) || keys.ssl.is_some() {
                 errors.push((
                     "host".into(),
                     "a MySQL login is configured but no server: set `host` (and `port`) or `sock`"
@@ -165,8 +183,8 @@ impl MysqlGrant {
         }
         Ok(Some(Self {
             address,
-            user: keys.user.clone().or(file.user),
-            pass: keys.pass.clone().or(file.password),
+            user: user.or(file.user),
+            pass: pass.or(file.password),
             ssl: keys.ssl.clone(),
             connect_timeout,
         }))
@@ -189,6 +207,28 @@ impl MysqlGrant {
             ServerAddress::Tcp { host, port } => format!("MySQL as {user}@{host}:{port}"),
             ServerAddress::Socket(sock) => format!("MySQL as {user}@{}", sock.display()),
         }
+    }
+}
+
+/// The value of a key that Datadog spells two ways (`user` or `username`, `pass` or
+/// `password`), each given as `(name, value)`; both at once is a problem naming both.
+fn one_of(
+    ours: (&str, &Option<String>),
+    datadogs: (&str, &Option<String>),
+    errors: &mut Vec<(String, String)>,
+) -> Option<String> {
+    match (ours.1, datadogs.1) {
+        (Some(_), Some(_)) => {
+            errors.push((
+                datadogs.0.into(),
+                format!(
+                    "`{}` and `{}` are the same key (Datadog's two names for it): set one",
+                    ours.0, datadogs.0
+                ),
+            ));
+            None
+        }
+        (value, other) => value.as_ref().or(other.as_ref()).cloned(),
     }
 }
 
@@ -289,6 +329,40 @@ mod tests {
         .unwrap();
         assert_eq!(format!("{g:?}"), "MySQL as dd@db.example:3307");
         assert!(!g.is_local());
+    }
+
+    #[test]
+    fn datadogs_username_and_password_are_aliases() {
+        let g = MysqlGrant::parse(&keys("{host: db, username: dd, password: s}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (g.user.as_deref(), g.pass.as_deref()),
+            (Some("dd"), Some("s"))
+        );
+        let g = MysqlGrant::parse(&keys("{host: db, user: dd, password: s}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (g.user.as_deref(), g.pass.as_deref()),
+            (Some("dd"), Some("s"))
+        );
+        // A login without a server is still one.
+        let e = MysqlGrant::parse(&keys("{username: dd}")).unwrap_err();
+        assert_eq!(e[0].0, "host");
+    }
+
+    #[test]
+    fn both_spellings_of_a_key_are_an_error_naming_both() {
+        let e = MysqlGrant::parse(&keys(
+            "{host: db, user: a, username: b, pass: hunter2, password: hunter3}",
+        ))
+        .unwrap_err();
+        let fields: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["username", "password"]);
+        assert!(e[0].1.contains("`user` and `username`"), "{}", e[0].1);
+        assert!(e[1].1.contains("`pass` and `password`"), "{}", e[1].1);
+        assert!(!e[1].1.contains("hunter"), "{}", e[1].1);
     }
 
     #[test]

@@ -12,6 +12,10 @@ pub enum SinkConfig {
     Console {},
     /// Datadog's series API (`/api/v1/series`, deflate-compressed JSON).
     Datadog {
+        /// The sink's name: its disk buffer's folder and its `sink:` tag. Defaults to the type and
+        /// the destination (`influx-127.0.0.1_8086`), so that adding a sink renames no other.
+        #[serde(default)]
+        name: Option<String>,
         /// Base URL, e.g. `https://api.datadoghq.com` (or a proxy, or VictoriaMetrics'
         /// `http://host:8428/datadog`).
         url: String,
@@ -24,6 +28,10 @@ pub enum SinkConfig {
     },
     /// OpenTSDB: telnet `put` lines (tcollector's protocol) or the HTTP `/api/put` API.
     Opentsdb {
+        /// The sink's name: its disk buffer's folder and its `sink:` tag. Defaults to the type and
+        /// the destination (`influx-127.0.0.1_8086`), so that adding a sink renames no other.
+        #[serde(default)]
+        name: Option<String>,
         /// `host:port` for telnet, or a base URL (`http://host:4242`) for HTTP.
         address: String,
         /// `telnet` or `http`.
@@ -35,6 +43,10 @@ pub enum SinkConfig {
     },
     /// InfluxDB line protocol over HTTP, v1 (`/write`) or v2 (`/api/v2/write`).
     Influx {
+        /// The sink's name: its disk buffer's folder and its `sink:` tag. Defaults to the type and
+        /// the destination (`influx-127.0.0.1_8086`), so that adding a sink renames no other.
+        #[serde(default)]
+        name: Option<String>,
         /// Base URL, e.g. `http://127.0.0.1:8086`.
         url: String,
         /// v1: the database.
@@ -55,6 +67,10 @@ pub enum SinkConfig {
     },
     /// Prometheus remote write 1.0 (protobuf, snappy).
     PrometheusRemoteWrite {
+        /// The sink's name: its disk buffer's folder and its `sink:` tag. Defaults to the type and
+        /// the destination (`influx-127.0.0.1_8086`), so that adding a sink renames no other.
+        #[serde(default)]
+        name: Option<String>,
         /// The write URL, e.g. `http://127.0.0.1:8428/api/v1/write`.
         url: String,
         /// Batching, buffering and retries.
@@ -137,6 +153,9 @@ impl SinkConfig {
     /// What is wrong with this sink, as `(field, message)` (fields relative to the sink).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
+        if let Some(problem) = self.name().as_deref().and_then(name_problem) {
+            problems.push(("name".into(), problem));
+        }
         let mut url = |field: &str, text: &str| match reqwest::Url::parse(text) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             Ok(u) => problems.push((
@@ -162,7 +181,9 @@ impl SinkConfig {
             Self::Datadog {
                 url: u, delivery, ..
             }
-            | Self::PrometheusRemoteWrite { url: u, delivery } => {
+            | Self::PrometheusRemoteWrite {
+                url: u, delivery, ..
+            } => {
                 url("url", u);
                 Some(delivery)
             }
@@ -170,6 +191,7 @@ impl SinkConfig {
                 address,
                 protocol,
                 delivery,
+                ..
             } => {
                 match protocol {
                     OpentsdbProtocol::Http => url("address", address),
@@ -238,6 +260,22 @@ impl SinkConfig {
         problems
     }
 
+    /// A remote sink's name: as configured, else its type and destination. `None` for the
+    /// console and the scrape endpoint, which keep no buffer.
+    pub fn name(&self) -> Option<String> {
+        let (name, destination) = match self {
+            Self::Console {} | Self::Prometheus { .. } => return None,
+            Self::Datadog { name, url, .. }
+            | Self::Influx { name, url, .. }
+            | Self::PrometheusRemoteWrite { name, url, .. } => (name, url),
+            Self::Opentsdb { name, address, .. } => (name, address),
+        };
+        Some(match name {
+            Some(name) => name.clone(),
+            None => format!("{}-{}", self.kind(), slug(destination)),
+        })
+    }
+
     /// `datadog`, `influx`, ... as written in `type`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -249,6 +287,41 @@ impl SinkConfig {
             Self::Prometheus { .. } => "prometheus",
         }
     }
+}
+
+/// Longest sink name.
+const MAX_NAME: usize = 80;
+
+/// A destination as a folder name: `http://127.0.0.1:8428/api/v1/write` →
+/// `127.0.0.1_8428_api_v1_write`.
+fn slug(destination: &str) -> String {
+    let bare = destination
+        .split_once("://")
+        .map_or(destination, |(_, rest)| rest)
+        .trim_end_matches('/');
+    bare.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_NAME)
+        .collect()
+}
+
+/// Why `name` cannot name a sink, if it cannot.
+pub fn name_problem(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    (!ok).then(|| {
+        format!("{name:?}: expected 1 to {MAX_NAME} of A-Z a-z 0-9 . _ - (it names a folder)")
+    })
 }
 
 #[cfg(test)]
@@ -270,10 +343,29 @@ mod tests {
         assert_eq!(problems("{type: opentsdb, address: tsd}"), ["address"]);
         assert_eq!(problems("{type: prometheus, listen: nowhere}"), ["listen"]);
         assert_eq!(
+            problems("{type: influx, url: 'http://h:8086', database: d, name: '../x'}"),
+            ["name"]
+        );
+        assert_eq!(
             problems(
                 "{type: datadog, url: 'https://api.datadoghq.com', delivery: {flush_secs: 0, batch_max_series: 0}}"
             ),
             ["delivery.flush_secs", "delivery.batch_max_series"]
         );
+    }
+
+    #[test]
+    fn a_name_depends_on_the_sink_alone() {
+        let sink = |yaml: &str| serde_yaml::from_str::<SinkConfig>(yaml).unwrap().name();
+        assert_eq!(
+            sink("{type: prometheus_remote_write, url: 'http://127.0.0.1:8428/api/v1/write'}")
+                .as_deref(),
+            Some("prometheus_remote_write-127.0.0.1_8428_api_v1_write")
+        );
+        assert_eq!(
+            sink("{type: opentsdb, address: 'tsd:4242', name: tsd}").as_deref(),
+            Some("tsd")
+        );
+        assert_eq!(sink("{type: console}"), None);
     }
 }

@@ -12,13 +12,32 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigEr
     serde_path_to_error::deserialize(de).map_err(|e| {
         let mut field = e.path().to_string();
         let inner = e.into_inner();
-        let line = inner.location().map(|l| l.line());
+        let mut line = inner.location().map(|l| l.line());
         let mut message = strip_position(&inner.to_string());
-        // An unknown field's path ends with the field itself, which the message names.
-        if message.contains("unknown field") {
-            field = field
-                .rsplit_once('.')
-                .map_or(".".into(), |(parent, _)| parent.to_string());
+        // An unknown field's path ends with the field itself, which the message names. Its
+        // line is looked up by that path: the parser's position is the start of a buffered
+        // item (a tagged sink), not the key.
+        if let Some(unknown) = unknown_field(&message) {
+            let parent = match field.strip_suffix(unknown) {
+                Some(p) if p.is_empty() || p.ends_with('.') => p.trim_end_matches('.'),
+                _ => field.as_str(),
+            };
+            let parent = if parent.is_empty() || parent == "." {
+                ""
+            } else {
+                parent
+            };
+            let full = if parent.is_empty() {
+                unknown.to_string()
+            } else {
+                format!("{parent}.{unknown}")
+            };
+            line = locate(text, &full).or(line);
+            field = if parent.is_empty() {
+                ".".into()
+            } else {
+                parent.to_string()
+            };
         }
         // serde_yaml names the field in its message already; it is kept apart here.
         if let Some(rest) = message.strip_prefix(&format!("{field}: ")) {
@@ -35,6 +54,32 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigEr
             ConfigError::field(path, line, field, message)
         }
     })
+}
+
+/// Parses `resolved` into `T`: the contents of `path` rendered again once their secrets were
+/// resolved (see `secrets`). Its lines are not the file's, so an error's line is looked up by
+/// its field in `text`, the file as written.
+pub fn parse_resolved<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    resolved: &str,
+) -> Result<T, ConfigError> {
+    parse(path, resolved).map_err(|mut e| {
+        let field = match (e.field.as_deref(), unknown_field(&e.message)) {
+            (Some(parent), Some(key)) => format!("{parent}.{key}"),
+            (None, Some(key)) => key.to_string(),
+            (Some(field), None) => field.to_string(),
+            (None, None) => String::new(),
+        };
+        e.line = locate_nearest(text, &field);
+        e
+    })
+}
+
+/// The key named by serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.split_once("unknown field `")?.1;
+    Some(&rest[..rest.find('`')?])
 }
 
 /// serde_yaml ends messages with "at line L column C"; the error says where already.
@@ -84,6 +129,20 @@ pub fn locate(text: &str, field: &str) -> Option<usize> {
         }
     }
     Some(line)
+}
+
+/// The line of `field`, else of its nearest parent that [`locate`] finds (a key inside a flow
+/// mapping is on its parent's line).
+pub fn locate_nearest(text: &str, mut field: &str) -> Option<usize> {
+    loop {
+        if field.is_empty() {
+            return None;
+        }
+        if let Some(line) = locate(text, field) {
+            return Some(line);
+        }
+        field = field.rsplit_once('.')?.0;
+    }
 }
 
 /// The line of item `index` of a block list whose key is on line `key_line`.
@@ -161,6 +220,27 @@ mod tests {
             e.to_string(),
             "f.yaml:2: unknown field `outer`, expected `inner`"
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(tag = "type", deny_unknown_fields)]
+    #[allow(dead_code)]
+    enum Tagged {
+        A { n: u32 },
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Listed {
+        sinks: Vec<Tagged>,
+    }
+
+    #[test]
+    fn an_unknown_field_in_a_later_tagged_item_has_its_own_line() {
+        let text = "sinks:\n  - type: A\n    n: 1\n  - type: A\n    n: 2\n    m: 3\n";
+        let e = parse::<Listed>(Path::new("f.yaml"), text).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert_eq!(e.field.as_deref(), Some("sinks[1]"), "{e}");
     }
 
     #[test]

@@ -36,34 +36,68 @@ fn instances(doc: &mut Mapping) -> Result<&mut Vec<Value>, String> {
         .ok_or_else(|| "`instances` is not a list".to_string())
 }
 
-/// Writes `doc` if it is a valid check config; the old file stays otherwise.
-fn write(path: &Path, doc: &Mapping) -> Result<(), String> {
+/// `doc` as the text of a valid check config.
+fn validated(path: &Path, doc: &Mapping) -> Result<(String, CheckFile), String> {
     let text = serde_yaml::to_string(doc).map_err(|e| e.to_string())?;
-    CheckFile::parse(path, text.clone()).map_err(|e| e.to_string())?;
+    let file = CheckFile::parse(path, text.clone()).map_err(|e| e.to_string())?;
+    Ok((text, file))
+}
+
+/// Replaces the file at `path` with `text` at once.
+fn write(path: &Path, text: &str) -> Result<(), String> {
     let tmp = path.with_extension("yaml.tmp");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| e.to_string())
 }
 
-/// Appends an instance; returns its index.
-pub fn add_instance(
-    conf_d: &Path,
-    check: &str,
-    instance: serde_json::Value,
-) -> Result<usize, String> {
-    if !instance.is_object() {
-        return Err("an instance is a JSON object".into());
+/// An instance to append, validated as a config file but not written yet.
+pub struct Addition {
+    path: PathBuf,
+    text: String,
+    file: CheckFile,
+    /// The new instance's index.
+    pub index: usize,
+}
+
+impl Addition {
+    /// The file with `instance` appended, if it is a valid check config.
+    pub fn plan(conf_d: &Path, check: &str, instance: serde_json::Value) -> Result<Self, String> {
+        if !instance.is_object() {
+            return Err("an instance is a JSON object".into());
+        }
+        let path = config_path(conf_d, check)?;
+        let mut doc = read(&path)?;
+        doc.entry("init_config".into()).or_insert(Value::Null);
+        let instance: Value = serde_yaml::to_value(instance).map_err(|e| e.to_string())?;
+        let list = instances(&mut doc)?;
+        list.push(instance);
+        let index = list.len() - 1;
+        let (text, file) = validated(&path, &doc)?;
+        Ok(Self {
+            path,
+            text,
+            file,
+            index,
+        })
     }
-    let path = config_path(conf_d, check)?;
-    let mut doc = read(&path)?;
-    doc.entry("init_config".into()).or_insert(Value::Null);
-    let instance: Value = serde_yaml::to_value(instance).map_err(|e| e.to_string())?;
-    let list = instances(&mut doc)?;
-    list.push(instance);
-    let index = list.len() - 1;
-    write(&path, &doc)?;
-    Ok(index)
+
+    /// The config as it would be.
+    pub fn file(&self) -> &CheckFile {
+        &self.file
+    }
+
+    /// Writes the file; returns the instance's index.
+    pub fn commit(self) -> Result<usize, String> {
+        write(&self.path, &self.text)?;
+        Ok(self.index)
+    }
+}
+
+/// Appends an instance; returns its index.
+#[cfg(test)]
+fn add_instance(conf_d: &Path, check: &str, instance: serde_json::Value) -> Result<usize, String> {
+    Addition::plan(conf_d, check, instance)?.commit()
 }
 
 /// Removes instance `index`; the file goes when its last instance does.
@@ -78,7 +112,8 @@ pub fn remove_instance(conf_d: &Path, check: &str, index: usize) -> Result<(), S
     if list.is_empty() {
         return std::fs::remove_file(&path).map_err(|e| e.to_string());
     }
-    write(&path, &doc)
+    let (text, _) = validated(&path, &doc)?;
+    write(&path, &text)
 }
 
 #[cfg(test)]

@@ -36,16 +36,22 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let expected = format!("Bearer {}", state.token);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if given != Some(expected.as_str()) {
+        .map(|v| v.as_bytes())
+        .and_then(|v| v.strip_prefix(b"Bearer "));
+    if !given.is_some_and(|given| token_matches(given, state.token.as_bytes())) {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "missing or wrong token: send `Authorization: Bearer <data_dir/auth_token>`"})))
             .into_response();
     }
     next.run(request).await
+}
+
+/// Compares in constant time, so the answer's timing tells nothing of the token.
+fn token_matches(given: &[u8], token: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    given.ct_eq(token).into()
 }
 
 fn unavailable() -> Response {
@@ -75,7 +81,22 @@ async fn add_instance(
     Path(check): Path<String>,
     Json(instance): Json<Value>,
 ) -> Response {
-    match conf_edit::add_instance(&state.conf_d, &check, instance) {
+    let bad = |e: String| (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response();
+    let addition = match conf_edit::Addition::plan(&state.conf_d, &check, instance) {
+        Ok(addition) => addition,
+        Err(e) => return bad(e),
+    };
+    // The check itself must accept the instance (its `init`), as a config edit would.
+    match state
+        .agent
+        .try_instance(addition.file(), addition.index)
+        .await
+    {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return bad(e),
+        None => return unavailable(),
+    }
+    match addition.commit() {
         Ok(index) => match state.agent.reload().await {
             Some(report) => (
                 StatusCode::CREATED,

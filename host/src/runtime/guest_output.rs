@@ -15,28 +15,39 @@ const KEEP: usize = 16 * 1024;
 /// Shared buffer of what the guest printed since the last drain.
 #[derive(Clone, Default)]
 pub struct GuestOutput {
-    buffer: Arc<Mutex<Vec<u8>>>,
+    buffer: Arc<Mutex<Kept>>,
+}
+
+/// The tail kept, and how many lines were cut off before it.
+#[derive(Default)]
+struct Kept {
+    tail: Vec<u8>,
+    lines_cut: usize,
 }
 
 impl GuestOutput {
-    /// Takes what was printed since the last call.
-    pub fn drain(&self) -> String {
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&std::mem::take(&mut *buffer)).into_owned()
+    /// Takes what was printed since the last call, and how many lines of it were cut off
+    /// (only the last [`KEEP`] bytes are kept).
+    pub fn drain(&self) -> (String, usize) {
+        let mut kept = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let Kept { tail, lines_cut } = std::mem::take(&mut *kept);
+        (String::from_utf8_lossy(&tail).into_owned(), lines_cut)
     }
 
     /// What was printed since the last drain, left in place.
     pub fn peek(&self) -> String {
-        let buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&buffer).into_owned()
+        let kept = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&kept.tail).into_owned()
     }
 
     fn append(&self, bytes: &[u8]) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        buffer.extend_from_slice(bytes);
-        if buffer.len() > KEEP {
-            let cut = buffer.len() - KEEP;
-            buffer.drain(..cut);
+        let mut kept = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.tail.extend_from_slice(bytes);
+        if kept.tail.len() > KEEP {
+            let cut = kept.tail.len() - KEEP;
+            let lines = kept.tail[..cut].iter().filter(|b| **b == b'\n').count();
+            kept.lines_cut += lines;
+            kept.tail.drain(..cut);
         }
     }
 }
@@ -77,13 +88,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_tail_and_drains() {
+    fn keeps_the_tail_counts_what_is_cut_and_drains() {
         let out = GuestOutput::default();
+        out.append(b"first\n");
         out.append(&vec![b'a'; KEEP]);
         out.append(b"panicked at boom");
-        let text = out.drain();
+        let (text, cut) = out.drain();
         assert_eq!(text.len(), KEEP);
+        assert_eq!(cut, 1);
         assert!(text.ends_with("panicked at boom"));
-        assert!(out.drain().is_empty());
+        assert!(out.drain().0.is_empty());
     }
 }

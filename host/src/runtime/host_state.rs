@@ -41,6 +41,33 @@ impl Capabilities {
     }
 }
 
+/// What one run may submit and log; past each bound the rest is dropped and counted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunLimits {
+    /// Samples.
+    pub max_samples: usize,
+    /// Service checks.
+    pub max_service_checks: usize,
+    /// Bytes of names, tags, messages and metadata.
+    pub max_submit_bytes: usize,
+    /// Lines written to the agent's log (the check's own and what it prints).
+    pub max_log_lines: usize,
+    /// Longest log line; longer ones are cut.
+    pub max_log_line_bytes: usize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self {
+            max_samples: 10_000,
+            max_service_checks: 1_000,
+            max_submit_bytes: 4 << 20,
+            max_log_lines: 100,
+            max_log_line_bytes: 4096,
+        }
+    }
+}
+
 /// What one run produced.
 #[derive(Debug, Default)]
 pub struct RunOutput {
@@ -50,14 +77,35 @@ pub struct RunOutput {
     pub service_checks: Vec<ServiceCheck>,
     /// Metadata key/value pairs.
     pub metadata: Vec<(String, String)>,
-    /// Samples refused as invalid (bad name, NaN, ...).
+    /// Samples and service checks refused as invalid (bad name, NaN, ...).
     pub rejected: usize,
-    /// The first reason a sample was refused.
+    /// The first reason something was refused.
     pub first_problem: Option<String>,
     /// Samples dropped because the run passed its sample limit.
     pub over_limit: usize,
+    /// Service checks dropped past the run's limit.
+    pub service_checks_dropped: usize,
+    /// Metadata entries dropped past their count or size.
+    pub metadata_dropped: usize,
+    /// Samples and service checks dropped because the run passed its byte budget.
+    pub bytes_dropped: usize,
+    /// Bytes submitted so far (names, tags, messages, metadata).
+    pub submitted_bytes: usize,
+    /// Log lines written, and dropped past the limit or as repeats.
+    pub logs: LogCount,
+    /// The run's warning and error lines, the first few.
+    pub warnings: Vec<String>,
     /// Time spent in the host's capability calls (queries, commands).
     pub host_time: Duration,
+}
+
+/// Log lines of one run.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LogCount {
+    /// Written to the agent's log.
+    pub written: usize,
+    /// Dropped: past the run's limit, or a repeat held back.
+    pub dropped: usize,
 }
 
 /// The memory limit of a Store; growing past it traps with [`MemoryLimitExceeded`].
@@ -104,10 +152,12 @@ pub struct HostState {
     pub(crate) deadline: Option<Instant>,
     pub(crate) capabilities: Arc<Capabilities>,
     pub(crate) output: RunOutput,
-    pub(crate) max_samples: usize,
+    pub(crate) limits: RunLimits,
     /// `check[index]`, for log lines.
     pub(crate) label: Arc<str>,
     pub(crate) guest_output: GuestOutput,
+    /// Lines logged lately, to hold back repeats.
+    pub(crate) recent_logs: RecentLines,
 }
 
 impl HostState {
@@ -117,7 +167,7 @@ impl HostState {
         label: Arc<str>,
         capabilities: Arc<Capabilities>,
         memory_bytes: usize,
-        max_samples: usize,
+        limits: RunLimits,
     ) -> Self {
         let guest_output = GuestOutput::default();
         let wasi = WasiCtx::builder()
@@ -139,10 +189,107 @@ impl HostState {
             deadline: None,
             capabilities,
             output: RunOutput::default(),
-            max_samples,
+            limits,
             label,
             guest_output,
+            recent_logs: RecentLines::default(),
         }
+    }
+
+    /// Takes what the run produced, with the time its HTTP requests took.
+    pub(crate) fn take_output(&mut self) -> RunOutput {
+        self.output.host_time += self.http_gate.take_spent();
+        std::mem::take(&mut self.output)
+    }
+
+    /// Writes one line of the check's to the agent's log, within the run's limits: past
+    /// `max_log_lines` or when the same line was logged in the last minute, it is counted
+    /// as dropped instead; a line over `max_log_line_bytes` is cut.
+    pub(crate) fn log_line(&mut self, level: tracing::Level, line: &str) {
+        let logs = &mut self.output.logs;
+        if logs.written >= self.limits.max_log_lines || !self.recent_logs.admit(line) {
+            logs.dropped += 1;
+            return;
+        }
+        logs.written += 1;
+        let line = cut(line, self.limits.max_log_line_bytes);
+        if level <= tracing::Level::WARN && self.output.warnings.len() < WARNINGS_PER_RUN {
+            self.output
+                .warnings
+                .push(cut(&line, WARNING_BYTES).into_owned());
+        }
+        let instance = &*self.label;
+        match level {
+            tracing::Level::TRACE => tracing::trace!(target: "wasmon::check", instance, "{line}"),
+            tracing::Level::DEBUG => tracing::debug!(target: "wasmon::check", instance, "{line}"),
+            tracing::Level::INFO => tracing::info!(target: "wasmon::check", instance, "{line}"),
+            tracing::Level::WARN => tracing::warn!(target: "wasmon::check", instance, "{line}"),
+            tracing::Level::ERROR => tracing::error!(target: "wasmon::check", instance, "{line}"),
+        }
+    }
+
+    /// Logs what the guest printed since the last call, a line each, within the limits.
+    pub(crate) fn log_guest_output(&mut self) {
+        let (text, lines_cut) = self.guest_output.drain();
+        self.output.logs.dropped += lines_cut;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            self.log_line(tracing::Level::INFO, &format!("guest: {line}"));
+        }
+    }
+}
+
+/// `line` cut to at most `max` bytes on a character boundary, marked when cut.
+fn cut(line: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if line.len() <= max {
+        return line.into();
+    }
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &line[..end], line.len() - end).into()
+}
+
+/// Warning lines a run keeps for the instance's status.
+const WARNINGS_PER_RUN: usize = 5;
+/// Longest warning kept for the status.
+const WARNING_BYTES: usize = 300;
+
+/// How long a logged line holds back the same line.
+const REPEAT_WINDOW: Duration = Duration::from_secs(60);
+/// Lines remembered for the repeat check; past this the memory starts afresh.
+const REMEMBERED_LINES: usize = 1024;
+
+/// Hashes of lines logged lately and when.
+#[derive(Debug, Default)]
+pub struct RecentLines {
+    seen: std::collections::HashMap<u64, Instant>,
+}
+
+impl RecentLines {
+    /// Whether `line` may be logged now; remembers it if so.
+    fn admit(&mut self, line: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        line.hash(&mut hasher);
+        let key = hasher.finish();
+        let now = Instant::now();
+        if self
+            .seen
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < REPEAT_WINDOW)
+        {
+            return false;
+        }
+        if self.seen.len() >= REMEMBERED_LINES {
+            self.seen
+                .retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+            if self.seen.len() >= REMEMBERED_LINES {
+                self.seen.clear();
+            }
+        }
+        self.seen.insert(key, now);
+        true
     }
 }
 
@@ -163,5 +310,29 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.http_gate,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("short", 10), "short");
+        let cut_line = cut("ééééé", 3);
+        assert_eq!(cut_line, "é… (8 bytes cut)");
+    }
+
+    #[test]
+    fn repeats_are_held_back() {
+        let mut recent = RecentLines::default();
+        assert!(recent.admit("a"));
+        assert!(!recent.admit("a"));
+        assert!(recent.admit("b"));
+        for i in 0..REMEMBERED_LINES * 2 {
+            recent.admit(&i.to_string());
+        }
+        assert!(recent.seen.len() <= REMEMBERED_LINES);
     }
 }

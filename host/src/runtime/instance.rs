@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{FullCheck as Host, FullCheckPre as HostPre};
-use super::host_state::{Capabilities, MemoryLimitExceeded, RunOutput};
+use super::host_state::{Capabilities, MemoryLimitExceeded, RunLimits, RunOutput};
 use super::{CheckError, CheckModule, Descriptor, HostState, InstanceError, LinkSet, RunError};
 use crate::runtime::Runtime;
 
@@ -20,8 +20,8 @@ pub struct InstanceSpec {
     pub capabilities: Arc<Capabilities>,
     /// Memory limit in bytes.
     pub memory_bytes: usize,
-    /// Samples one run may submit.
-    pub max_samples: usize,
+    /// What one run may submit and log.
+    pub limits: RunLimits,
     /// `init_config` as JSON.
     pub init_config: String,
     /// The instance's own config as JSON.
@@ -58,8 +58,6 @@ pub struct RunReport {
     pub result: Result<(), RunError>,
     /// Wall time of the run, a rebuild included.
     pub duration: Duration,
-    /// What the guest printed to stdout or stderr.
-    pub guest_log: String,
 }
 
 impl CheckInstance {
@@ -117,7 +115,6 @@ impl CheckInstance {
                     output: RunOutput::default(),
                     result: Err(e),
                     duration: started.elapsed(),
-                    guest_log: String::new(),
                 };
             }
         };
@@ -130,8 +127,9 @@ impl CheckInstance {
         })
         .await;
         let result = flatten(result);
-        let output = std::mem::take(&mut live.store.data_mut().output);
-        let guest_log = live.store.data().guest_output.drain();
+        let state = live.store.data_mut();
+        state.log_guest_output();
+        let output = state.take_output();
         if !matches!(&result, Err(e) if e.poisons_instance()) {
             self.live = Some(live);
         }
@@ -139,7 +137,6 @@ impl CheckInstance {
             output,
             result,
             duration: started.elapsed(),
-            guest_log,
         }
     }
 }
@@ -165,7 +162,7 @@ pub async fn describe(
         label: "inspect".into(),
         capabilities: Arc::default(),
         memory_bytes: 64 << 20,
-        max_samples: 0,
+        limits: RunLimits::default(),
         init_config: String::new(),
         instance_config: String::new(),
         start_timeout: Duration::from_secs(10),
@@ -198,7 +195,7 @@ async fn instantiate(
         spec.label.clone(),
         spec.capabilities.clone(),
         spec.memory_bytes,
-        spec.max_samples,
+        spec.limits,
     );
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|s| &mut s.limiter);

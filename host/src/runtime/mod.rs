@@ -13,7 +13,7 @@ mod module;
 pub use bindings::wasmon::check::types::{CheckError, Descriptor};
 pub use engine::Runtime;
 pub use errors::{InstanceError, ModuleError, RunError};
-pub use host_state::{Capabilities, RunOutput};
+pub use host_state::{Capabilities, RunLimits, RunOutput};
 pub use instance::{CheckInstance, InstanceSpec, RunReport, describe};
 pub use linker::LinkSet;
 pub use module::{CheckModule, WIT_PACKAGE};

@@ -31,6 +31,10 @@ pub struct InstanceStatus {
     pub last_duration_secs: f64,
     /// Why the last failed run failed.
     pub last_error: Option<String>,
+    /// The check's latest warnings and errors from its log (a missing privilege, say), newest
+    /// last.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Status shared between a task and whoever reports it.
@@ -47,7 +51,22 @@ impl Default for SharedStatus {
             last_run_ms: None,
             last_duration_secs: 0.0,
             last_error: None,
+            warnings: Vec::new(),
         })))
+    }
+}
+
+/// Warnings kept per instance.
+const WARNINGS_KEPT: usize = 5;
+
+impl InstanceStatus {
+    /// Keeps `warning` as the newest, once.
+    pub fn warned(&mut self, warning: &str) {
+        self.warnings.retain(|w| w != warning);
+        self.warnings.push(warning.to_string());
+        if self.warnings.len() > WARNINGS_KEPT {
+            self.warnings.remove(0);
+        }
     }
 }
 

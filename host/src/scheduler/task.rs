@@ -2,7 +2,6 @@
 //! report, send. A failure is logged and reported as `wasmon.check.status`; a config or
 //! permanent error stops the instance; nothing here can hold up another instance.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -11,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Schedule, SharedStatus, State, now_ms};
 use crate::aggregate::Aggregator;
 use crate::model::{MetricKind, Payload, Sample, ServiceCheck, Status};
-use crate::runtime::{CheckInstance, RunReport};
+use crate::runtime::{CheckInstance, RunOutput, RunReport};
 use crate::sinks::PayloadSender;
 
 /// Name of the service check every run reports.
@@ -90,6 +89,9 @@ impl InstanceTask {
                     s.failures += 1;
                     s.last_error = Some(e.to_string());
                 }
+                for warning in &report.output.warnings {
+                    s.warned(warning);
+                }
                 if stop {
                     s.state = State::Stopped;
                 }
@@ -109,23 +111,8 @@ impl InstanceTask {
     /// The run's series and service checks, with the agent's own view of the run.
     pub fn payload(&mut self, timestamp_ms: i64, report: RunReport, skipped: u64) -> Payload {
         let label = self.instance.label().clone();
-        log_guest_output(&label, &report.guest_log);
         let mut output = report.output;
-        if output.rejected > 0 {
-            tracing::warn!(
-                instance = &*label,
-                rejected = output.rejected,
-                "invalid samples dropped; first: {}",
-                output.first_problem.as_deref().unwrap_or("")
-            );
-        }
-        if output.over_limit > 0 {
-            tracing::warn!(
-                instance = &*label,
-                dropped = output.over_limit,
-                "sample limit reached; the rest was dropped"
-            );
-        }
+        report_drops(&label, &output);
         let (status, message) = match &report.result {
             Ok(()) => (Status::Ok, String::new()),
             Err(e) => {
@@ -163,6 +150,26 @@ impl InstanceTask {
                 MetricKind::Count,
                 skipped as f64,
             ),
+            own(
+                "wasmon.check.logs_dropped",
+                MetricKind::Count,
+                output.logs.dropped as f64,
+            ),
+            own(
+                "wasmon.check.service_checks_dropped",
+                MetricKind::Count,
+                output.service_checks_dropped as f64,
+            ),
+            own(
+                "wasmon.check.metadata_dropped",
+                MetricKind::Count,
+                output.metadata_dropped as f64,
+            ),
+            own(
+                "wasmon.check.bytes_dropped",
+                MetricKind::Count,
+                output.bytes_dropped as f64,
+            ),
             own("wasmon.check.runs", MetricKind::Count, 1.0),
             own(
                 "wasmon.check.failures",
@@ -193,9 +200,40 @@ impl InstanceTask {
     }
 }
 
-/// Writes what the guest printed to the log, a line each.
-fn log_guest_output(label: &Arc<str>, text: &str) {
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        tracing::info!(target: "wasmon::check", instance = &**label, "guest: {line}");
+/// Says once per run what the run's limits dropped.
+fn report_drops(label: &str, output: &RunOutput) {
+    if output.rejected > 0 {
+        tracing::warn!(
+            instance = label,
+            rejected = output.rejected,
+            "invalid samples or service checks dropped; first: {}",
+            output.first_problem.as_deref().unwrap_or("")
+        );
+    }
+    let dropped = [
+        (output.over_limit, "samples past limits.max_samples"),
+        (
+            output.service_checks_dropped,
+            "service checks past limits.max_service_checks",
+        ),
+        (
+            output.bytes_dropped,
+            "samples, service checks or metadata past limits.max_submit_kib",
+        ),
+        (
+            output.metadata_dropped,
+            "metadata entries too many or too long",
+        ),
+        (
+            output.logs.dropped,
+            "log lines past limits.max_log_lines or repeated within a minute",
+        ),
+    ];
+    for (count, what) in dropped.into_iter().filter(|(n, _)| *n > 0) {
+        tracing::warn!(
+            instance = label,
+            dropped = count,
+            "dropped this run: {what}"
+        );
     }
 }

@@ -32,9 +32,9 @@ pub struct Buffer {
 impl Buffer {
     /// A buffer over `wal`, counting into `stats`.
     pub fn new(wal: Wal, stats: Arc<SinkStats>) -> Arc<Self> {
-        stats
-            .disk_bytes
-            .store(wal.disk_bytes(), std::sync::atomic::Ordering::Relaxed);
+        use std::sync::atomic::Ordering::Relaxed;
+        stats.disk_bytes.store(wal.disk_bytes(), Relaxed);
+        stats.corrupt_records.store(wal.corrupt_records(), Relaxed);
         Arc::new(Self {
             wal: Mutex::new(wal),
             written: Notify::new(),
@@ -49,6 +49,9 @@ impl Buffer {
     fn publish_disk(&self, wal: &Wal) {
         use std::sync::atomic::Ordering::Relaxed;
         self.stats.disk_bytes.store(wal.disk_bytes(), Relaxed);
+        self.stats
+            .corrupt_records
+            .store(wal.corrupt_records(), Relaxed);
     }
 
     /// Writes one batch ahead of sending it.
@@ -127,6 +130,31 @@ pub fn payload_bytes(payload: &Payload) -> u64 {
         .sum()
 }
 
+/// How often the same failure is logged.
+const REPEAT_LOG: Duration = Duration::from_secs(60);
+
+/// The last failure logged and when, so that one repeating every batch is logged once a
+/// minute.
+#[derive(Default)]
+struct Repeats {
+    last: Option<(String, tokio::time::Instant)>,
+}
+
+impl Repeats {
+    /// Whether `reason` is to be logged now.
+    fn admit(&mut self, reason: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        if let Some((last, at)) = &self.last
+            && last == reason
+            && now.duration_since(*at) < REPEAT_LOG
+        {
+            return false;
+        }
+        self.last = Some((reason.to_string(), now));
+        true
+    }
+}
+
 /// ±10 %.
 fn jittered(d: Duration) -> Duration {
     d.mul_f64(rand::rng().random_range(0.9..1.1))
@@ -165,6 +193,7 @@ pub async fn send_loop(
     let stats = buffer.stats.clone();
     let mut backoff = FIRST_BACKOFF;
     let mut drain_until: Option<tokio::time::Instant> = None;
+    let mut repeats = Repeats::default();
     loop {
         if drain_until.is_none() && stop.is_cancelled() {
             drain_until = Some(tokio::time::Instant::now() + DRAIN);
@@ -194,7 +223,13 @@ pub async fn send_loop(
             }
             Err(e) => {
                 tracing::error!(%sink, "cannot read the disk buffer: {e}");
-                tokio::time::sleep(delivery.retry_max()).await;
+                tokio::select! {
+                    () = tokio::time::sleep(delivery.retry_max()) => {}
+                    () = stop.cancelled(), if drain_until.is_none() => {}
+                }
+                if drain_until.is_some() {
+                    break;
+                }
                 continue;
             }
         };
@@ -219,6 +254,7 @@ pub async fn send_loop(
                 stats.failed.fetch_add(1, Relaxed);
                 stats.dropped.fetch_add(batch.len() as u64, Relaxed);
                 tracing::warn!(%sink, series = batch.len(), "batch dropped: {reason}");
+                stats.set_error(format!("batch dropped: {reason}"));
                 acknowledge(&buffer, &record, &sink);
             }
             Err(SendError::Retry { reason, after }) => {
@@ -227,10 +263,17 @@ pub async fn send_loop(
                 let wait = after
                     .unwrap_or_else(|| jittered(backoff))
                     .min(delivery.retry_max());
-                tracing::warn!(%sink, "send failed, retrying in {wait:?}: {reason}");
+                // The same failure again is logged once a minute, not every batch.
+                if repeats.admit(&reason) {
+                    tracing::warn!(%sink, "send failed, retrying in {wait:?}: {reason}");
+                }
+                stats.set_error(format!("send failed: {reason}"));
                 backoff = (backoff * 2).min(delivery.retry_max());
+                // A stopping agent never waits past its drain deadline.
+                let resume = tokio::time::Instant::now() + wait;
+                let resume = drain_until.map_or(resume, |at| resume.min(at));
                 tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
+                    () = tokio::time::sleep_until(resume) => {}
                     () = stop.cancelled(), if drain_until.is_none() => {}
                 }
             }

@@ -15,7 +15,6 @@ mod stats;
 mod transport;
 mod wal;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -64,7 +63,7 @@ impl PayloadSender {
 /// A remote sink's name and counters.
 #[derive(Clone)]
 pub struct SinkHandle {
-    /// `datadog`, or `influx-2` when several sinks share a type.
+    /// The sink's `name:`, or its type and destination.
     pub name: Arc<str>,
     /// Its counters.
     pub stats: Arc<SinkStats>,
@@ -77,6 +76,7 @@ pub struct Sinks {
     senders: Vec<JoinHandle<()>>,
     stop: CancellationToken,
     handles: Vec<SinkHandle>,
+    orphans: Vec<(String, u64)>,
 }
 
 impl Sinks {
@@ -88,8 +88,7 @@ impl Sinks {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         let stop = CancellationToken::new();
-        let names = names(configs);
-        for (config, name) in configs.iter().zip(names) {
+        for config in configs {
             let (tx, rx) = mpsc::channel(QUEUE_PAYLOADS);
             let mut stats = None;
             match config {
@@ -101,6 +100,7 @@ impl Sinks {
                 | SinkConfig::Opentsdb { delivery, .. }
                 | SinkConfig::Influx { delivery, .. }
                 | SinkConfig::PrometheusRemoteWrite { delivery, .. } => {
+                    let name: Arc<str> = config.name().unwrap_or_default().into();
                     let remote = Remote::start(&name, config, delivery, rx, data_dir, &stop)?;
                     writers.push(remote.writer);
                     senders.push(remote.sender);
@@ -110,6 +110,15 @@ impl Sinks {
             }
             queues.push(Queue { tx, stats });
         }
+        let orphans = orphan_buffers(data_dir, &handles);
+        for (folder, bytes) in &orphans {
+            tracing::warn!(
+                "disk buffer {} ({bytes} bytes) belongs to no configured sink: name a sink `{}` \
+                 (`name:`) to deliver it, or delete the folder",
+                data_dir.join("buffer").join(folder).display(),
+                folder
+            );
+        }
         Ok(Self {
             sender: PayloadSender {
                 queues: Arc::new(queues),
@@ -118,7 +127,13 @@ impl Sinks {
             senders,
             stop,
             handles,
+            orphans,
         })
+    }
+
+    /// Disk buffers under `data_dir/buffer` that no configured sink owns, with their sizes.
+    pub fn orphans(&self) -> &[(String, u64)] {
+        &self.orphans
     }
 
     /// A handle that sends to every sink.
@@ -191,23 +206,27 @@ impl Remote {
     }
 }
 
-/// Each sink's name: its type, numbered when several share it (`influx-1`, `influx-2`).
-fn names(configs: &[SinkConfig]) -> Vec<Arc<str>> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for c in configs {
-        *counts.entry(c.kind()).or_default() += 1;
-    }
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    configs
-        .iter()
-        .map(|c| {
-            let n = seen.entry(c.kind()).or_default();
-            *n += 1;
-            if counts[c.kind()] > 1 {
-                format!("{}-{n}", c.kind()).into()
-            } else {
-                c.kind().into()
+/// Buffer folders that hold data but belong to none of `sinks`.
+fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<(String, u64)> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("buffer")) else {
+        return Vec::new();
+    };
+    let mut orphans: Vec<(String, u64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            if sinks.iter().any(|s| *s.name == *name) {
+                return None;
             }
+            let bytes: u64 = std::fs::read_dir(e.path())
+                .ok()?
+                .filter_map(|f| f.ok()?.metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum();
+            Some((name, bytes))
         })
-        .collect()
+        .collect();
+    orphans.sort();
+    orphans
 }

@@ -86,7 +86,13 @@ impl Telnet {
         let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| SendError::retry(format!("{}: connect timed out", self.address)))?
-            .map_err(|e| SendError::retry(format!("{}: {e}", self.address)))?;
+            .map_err(|e| {
+                SendError::retry(format!(
+                    "{}: {}",
+                    self.address,
+                    super::transport::error_chain(&e)
+                ))
+            })?;
         Ok(BufReader::new(stream))
     }
 

@@ -1,8 +1,9 @@
 //! What each sink has done, for the agent's own metrics and `/v1/status`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Series, SeriesKind};
 
@@ -23,10 +24,14 @@ pub struct SinkStats {
     pub memory_bytes: AtomicU64,
     /// Bytes of the disk buffer not yet delivered.
     pub disk_bytes: AtomicU64,
+    /// Records of the disk buffer found damaged and skipped.
+    pub corrupt_records: AtomicU64,
+    /// The last failure, in words.
+    last_error: Mutex<Option<String>>,
 }
 
 /// A snapshot of [`SinkStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StatsSnapshot {
     /// See [`SinkStats::sent`].
     pub sent: u64,
@@ -42,6 +47,9 @@ pub struct StatsSnapshot {
     pub memory_bytes: u64,
     /// See [`SinkStats::disk_bytes`].
     pub disk_bytes: u64,
+    /// See [`SinkStats::corrupt_records`].
+    #[serde(default)]
+    pub corrupt_records: u64,
 }
 
 impl SinkStats {
@@ -55,7 +63,24 @@ impl SinkStats {
             dropped: self.dropped.load(Relaxed),
             memory_bytes: self.memory_bytes.load(Relaxed),
             disk_bytes: self.disk_bytes.load(Relaxed),
+            corrupt_records: self.corrupt_records.load(Relaxed),
         }
+    }
+
+    /// Keeps `error` as the last failure.
+    pub fn set_error(&self, error: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    /// The last failure.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -101,6 +126,11 @@ impl StatsSnapshot {
                 "dropped",
                 SeriesKind::Count,
                 count(self.dropped, previous.dropped),
+            ),
+            point(
+                "corrupt_records",
+                SeriesKind::Count,
+                count(self.corrupt_records, previous.corrupt_records),
             ),
             point("queued_memory_bytes", SeriesKind::Gauge, self.memory_bytes),
             point("queued_disk_bytes", SeriesKind::Gauge, self.disk_bytes),

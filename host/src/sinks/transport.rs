@@ -25,6 +25,20 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The same error with what the server said appended, when it said anything.
+    pub fn with_detail(self, detail: &str) -> Self {
+        if detail.is_empty() {
+            return self;
+        }
+        match self {
+            Self::Retry { reason, after } => Self::Retry {
+                reason: format!("{reason}: {detail}"),
+                after,
+            },
+            Self::Reject(reason) => Self::Reject(format!("{reason}: {detail}")),
+        }
+    }
+
     /// A retryable failure without a requested wait.
     pub fn retry(reason: String) -> Self {
         Self::Retry {
@@ -168,8 +182,10 @@ impl Transport {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| SendError::retry(format!("{url}: {e}")))?;
-                classify(response.status(), response.headers())?;
+                    .map_err(|e| SendError::retry(format!("{url}: {}", error_chain(&e))))?;
+                if let Err(refused) = classify(response.status(), response.headers()) {
+                    return Err(refused.with_detail(&body_excerpt(response).await));
+                }
                 Ok(bytes)
             }
         }
@@ -194,6 +210,42 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     );
     encoder.write_all(data).map_err(|e| e.to_string())?;
     encoder.finish().map_err(|e| e.to_string())
+}
+
+/// An error with its causes, `outer: inner: innermost` (a cause its parent already says is
+/// not repeated): "error sending request" alone does not tell a refused connection from TLS
+/// spoken to a plain port.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Bytes of a refusal's body kept for the log.
+const EXCERPT: usize = 256;
+
+/// The start of a response's body, on one line (what the server said was wrong).
+async fn body_excerpt(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < EXCERPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(EXCERPT);
+    String::from_utf8_lossy(&body)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// 2xx delivered; 408, 429 and 5xx retried (after `Retry-After` seconds when given); any
@@ -239,5 +291,33 @@ mod tests {
             classify(StatusCode::BAD_REQUEST, &empty),
             Err(SendError::Reject(_))
         ));
+        assert!(matches!(
+            classify(StatusCode::NOT_FOUND, &empty).map_err(|e| e.with_detail("unsupported path")),
+            Err(SendError::Reject(r)) if r == "the server answered 404 Not Found: unsupported path"
+        ));
+    }
+
+    #[derive(Debug)]
+    struct Sending(std::io::Error);
+
+    impl std::fmt::Display for Sending {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("error sending request")
+        }
+    }
+
+    impl std::error::Error for Sending {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_error_says_its_causes() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            error_chain(&Sending(refused)),
+            "error sending request: refused"
+        );
     }
 }
