@@ -59,7 +59,7 @@ fn expected_errors(dir: &std::path::Path) -> Vec<String> {
     };
     vec![
         format!("{}:3: instances: did not find expected '-' indicator", conf("yaml_broken")),
-        format!("{}:5: instances[0].limits: unknown field `memroy_mib`, expected `memory_mib` or `max_samples`", conf("typo")),
+        format!("{}:5: instances[0].limits: unknown field `memroy_mib`, expected one of `memory_mib`, `max_samples`, `max_service_checks`, `max_submit_kib`, `max_log_lines`, `max_log_line_bytes`, `start_timeout`", conf("typo")),
         format!("{}: no module `nowasm.wasm` in checks_d", conf("nowasm")),
         format!("{}: invalid component: ", module("corrupt")),
         format!("{}: not a WebAssembly file (no `\\0asm` header)", module("notwasm")),

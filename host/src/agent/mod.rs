@@ -167,6 +167,7 @@ async fn serve(
                     let _ = answer.send(supervisor.try_instance(&file, index).await);
                 }
                 Some(Request::Reload(answer)) => {
+                    supervisor.reload_config();
                     retry = next_retry(supervisor.reconcile().await);
                     let _ = answer.send(supervisor.status());
                 }

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::catalog::{
-    ModuleCache, Origin, config_files, failure_report, load_cached, missing_module,
-    prepare_instance,
+    ModuleCache, Origin, check_of, config_files, configured_twice, failure_report, load_cached,
+    load_config, missing_module, prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
@@ -100,6 +100,10 @@ pub struct Supervisor {
     sinks: Vec<SinkHandle>,
     /// Buffer folders no sink owns, with their sizes.
     orphans: Vec<(String, u64)>,
+    /// The config the agent started with: what a restart-only key is compared to.
+    started_with: AgentConfig,
+    /// A reload of `wasmon.yaml` that failed or left changes for a restart.
+    config_problem: Option<String>,
 }
 
 impl Supervisor {
@@ -107,7 +111,7 @@ impl Supervisor {
     pub fn new(config: AgentConfig, runtime: Runtime, sinks: &Sinks) -> Self {
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
-            config,
+            config: config.clone(),
             runtime,
             cache,
             sink: sinks.sender(),
@@ -118,6 +122,8 @@ impl Supervisor {
             started_ms: scheduler::now_ms(),
             sinks: sinks.handles(),
             orphans: sinks.orphans().to_vec(),
+            started_with: config,
+            config_problem: None,
         }
     }
 
@@ -141,12 +147,19 @@ impl Supervisor {
             }
         };
         let mut jobs: JoinSet<Job> = JoinSet::new();
+        let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for path in files {
-            let file = match CheckFile::load(&path) {
+            let check = check_of(&self.config.conf_d, &path);
+            if let Some(first) = seen.get(&check) {
+                problems.push(configured_twice(first, &path, &check));
+                continue;
+            }
+            seen.insert(check.clone(), path.clone());
+            let file = match load_config(&self.config.conf_d, &path) {
                 Ok(file) => Arc::new(file),
                 Err(errors) => {
                     problems.extend(errors.0.iter().map(ToString::to_string));
-                    untouched.insert(check_of(&path));
+                    untouched.insert(check);
                     continue;
                 }
             };
@@ -280,6 +293,37 @@ impl Supervisor {
             .map(drop)
     }
 
+    /// Reads `wasmon.yaml` again and applies what can change while running (host name, tags,
+    /// folders, roots, defaults: the instances that inherit them restart); a change that
+    /// needs a restart is said in the log and the status.
+    pub fn reload_config(&mut self) {
+        let fresh = match AgentConfig::load(&self.config.source) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::error!("wasmon.yaml not reloaded, the running config stays: {e}");
+                self.config_problem = Some(format!("wasmon.yaml not reloaded: {e}"));
+                return;
+            }
+        };
+        let pending = fresh.needs_restart(&self.started_with);
+        self.config_problem = (!pending.is_empty()).then(|| {
+            format!(
+                "wasmon.yaml: `{}` changed: takes effect at the next restart",
+                pending.join("`, `")
+            )
+        });
+        if let Some(problem) = &self.config_problem {
+            tracing::warn!("{problem}");
+        }
+        if fresh.tags != self.config.tags || fresh.hostname() != self.config.hostname() {
+            tracing::info!(
+                "wasmon.yaml: new host name or tags apply to the checks now, to the agent's own \
+                 wasmon.sink.* and wasmon.agent.* series at the next restart"
+            );
+        }
+        self.config = fresh.reloadable(&self.started_with);
+    }
+
     /// A module that could not be loaded, in words.
     fn refused(&self, check: &str, error: String) -> String {
         if self.modules.contains_key(check) {
@@ -303,7 +347,9 @@ impl Supervisor {
         for instance in &file.instances {
             let key = (file.check.clone(), instance.index);
             desired.insert(key.clone());
-            let fingerprint = instance.fingerprint ^ hash_str(&loaded.module.sha256);
+            let fingerprint = instance.fingerprint
+                ^ hash_str(&loaded.module.sha256)
+                ^ self.config.inherited_fingerprint();
             let unchanged = |f: u64| f == fingerprint;
             let failed_alike = self
                 .failing
@@ -499,6 +545,7 @@ impl Supervisor {
             problems: self
                 .problems
                 .iter()
+                .chain(&self.config_problem)
                 .cloned()
                 .chain(self.orphans.iter().map(|(folder, bytes)| {
                     format!(
@@ -551,13 +598,6 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// The check a config file configures, by its name.
-fn check_of(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Where instance `index` is in `file.instances`.

@@ -4,12 +4,13 @@
 mod cache;
 mod prepare;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use cache::{ModuleCache, Origin};
 pub use prepare::{Prepared, failure_report, prepare, prepare_instance};
 
-use crate::config::{AgentConfig, CheckFile};
+use crate::config::{AgentConfig, CheckFile, ConfigErrors};
 use crate::runtime::{CheckModule, Runtime};
 
 /// A check config and the module it names.
@@ -29,16 +30,58 @@ pub struct Catalog {
     pub problems: Vec<String>,
 }
 
-/// Check config files in `conf_d`: `*.yaml` and `*.yml`, sorted.
+/// Check config files in `conf_d`: `<check>.yaml` (or `.yml`), and Datadog Agent 7's
+/// `<check>.d/*.yaml`, sorted.
 pub fn config_files(conf_d: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(conf_d)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
+    let yaml = |p: &Path| {
+        p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    };
+    let mut files = Vec::new();
+    for path in std::fs::read_dir(conf_d)?.filter_map(|e| e.ok().map(|e| e.path())) {
+        if yaml(&path) {
+            files.push(path);
+        } else if path.is_dir() && path.extension().is_some_and(|e| e == "d") {
+            let Ok(inner) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            files.extend(
+                inner
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| yaml(p)),
+            );
+        }
+    }
     files.sort();
     Ok(files)
+}
+
+/// The check a config file configures: `conf.d/<check>.yaml`, or any file in
+/// `conf.d/<check>.d/`.
+pub fn check_of(conf_d: &Path, path: &Path) -> String {
+    let named_by = match path.parent() {
+        Some(folder) if folder != conf_d => folder,
+        _ => path,
+    };
+    named_by
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a config file found by [`config_files`], naming its check.
+pub fn load_config(conf_d: &Path, path: &Path) -> Result<CheckFile, ConfigErrors> {
+    let file = CheckFile::load(path)?;
+    Ok(file.named(&check_of(conf_d, path)))
+}
+
+/// The problem with a second config file for a check already configured.
+pub fn configured_twice(first: &Path, again: &Path, check: &str) -> String {
+    format!(
+        "{}: configures `{check}` again (already configured by {}): keep one, or move its \
+         instances into the other",
+        again.display(),
+        first.display()
+    )
 }
 
 impl Catalog {
@@ -57,8 +100,17 @@ impl Catalog {
                 return catalog;
             }
         };
+        let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for path in files {
-            let file = match CheckFile::load(&path) {
+            let check = check_of(&config.conf_d, &path);
+            if let Some(first) = seen.get(&check) {
+                catalog
+                    .problems
+                    .push(configured_twice(first, &path, &check));
+                continue;
+            }
+            seen.insert(check, path.clone());
+            let file = match load_config(&config.conf_d, &path) {
                 Ok(file) => file,
                 Err(errors) => {
                     catalog

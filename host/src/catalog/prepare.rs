@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Entry;
 use crate::aggregate::Aggregator;
-use crate::config::{AgentConfig, CheckFile, InstanceConfig};
+use crate::config::{AgentConfig, CheckFile, InstanceConfig, near_miss_hint};
 use crate::runtime::{
     Capabilities, CheckInstance, CheckModule, InstanceError, InstanceSpec, RunLimits, Runtime,
 };
@@ -56,7 +56,13 @@ pub async fn prepare_instance(
 ) -> Result<Prepared, String> {
     prepare_one(config, runtime, file, module, instance)
         .await
-        .map_err(|e| describe_error(file, instance.index, &e))
+        .map_err(|e| {
+            let error = describe_error(file, instance.index, &e);
+            match near_miss_hint(instance) {
+                Some(hint) => format!("{error}; {hint}"),
+                None => error,
+            }
+        })
 }
 
 async fn prepare_one(

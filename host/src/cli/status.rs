@@ -40,6 +40,7 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "INSTANCE",
         "STATE",
+        "VERSION",
         "SHA256",
         "EVERY",
         "RUNS",
@@ -52,6 +53,7 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         table.add_row([
             format!("{}[{}]", i.check, i.index),
             format!("{:?}", s.state).to_lowercase(),
+            i.version.clone(),
             i.sha256.chars().take(12).collect(),
             format!("{}s", i.interval_secs),
             s.runs.to_string(),
@@ -66,6 +68,33 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         ]);
     }
     println!("{table}");
+    for i in &report.instances {
+        for warning in &i.status.warnings {
+            println!("warning: {}[{}]: {warning}", i.check, i.index);
+        }
+    }
+    if !report.sinks.is_empty() {
+        let mut sinks = Table::new();
+        sinks.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "SINK",
+            "SENT",
+            "FAILED",
+            "DROPPED",
+            "QUEUED (DISK)",
+            "LAST ERROR",
+        ]);
+        for s in &report.sinks {
+            sinks.add_row([
+                s.name.clone(),
+                s.stats.sent.to_string(),
+                s.stats.failed.to_string(),
+                s.stats.dropped.to_string(),
+                format!("{} B", s.stats.disk_bytes),
+                s.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        println!("{sinks}");
+    }
     for problem in &report.problems {
         println!("problem: {problem}");
     }

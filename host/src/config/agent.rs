@@ -34,6 +34,9 @@ pub struct AgentConfig {
     pub rescan_secs: u64,
     /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
     pub self_metrics_secs: f64,
+    /// Where this config came from, to read it again on reload.
+    #[serde(skip)]
+    pub source: ConfigOverrides,
     /// Datadog's secret backend: the program that resolves `ENC[handle]` values (see
     /// secrets.rs), run directly; a relative path is taken from the file's folder.
     pub secret_backend_command: Option<PathBuf>,
@@ -78,6 +81,7 @@ impl Default for AgentConfig {
             secret_backend_command: None,
             secret_backend_timeout: 30,
             secret_backend_output_max_size: 1024 * 1024,
+            source: ConfigOverrides::default(),
         }
     }
 }
@@ -151,6 +155,7 @@ impl AgentConfig {
         if !overrides.checks_d.is_empty() {
             config.checks_d = overrides.checks_d.clone();
         }
+        config.source = overrides.clone();
         Ok(config)
     }
 
@@ -212,6 +217,53 @@ impl AgentConfig {
             *p = base.join(&*p);
         }
         Ok(config)
+    }
+
+    /// The keys that differ from `running` and only take effect at a restart.
+    pub fn needs_restart(&self, running: &Self) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.sinks != running.sinks {
+            changed.push("sinks");
+        }
+        if self.control.listen != running.control.listen {
+            changed.push("control");
+        }
+        if self.data_dir != running.data_dir {
+            changed.push("data_dir");
+        }
+        if self.rescan_secs != running.rescan_secs {
+            changed.push("rescan_secs");
+        }
+        if self.self_metrics_secs != running.self_metrics_secs {
+            changed.push("self_metrics_secs");
+        }
+        changed
+    }
+
+    /// `self` with the keys that need a restart kept as in `running`: what a reload applies.
+    pub fn reloadable(mut self, running: &Self) -> Self {
+        self.sinks.clone_from(&running.sinks);
+        self.control = running.control.clone();
+        self.data_dir.clone_from(&running.data_dir);
+        self.rescan_secs = running.rescan_secs;
+        self.self_metrics_secs = running.self_metrics_secs;
+        self
+    }
+
+    /// A hash of what every instance inherits from the agent (host name, tags, roots,
+    /// defaults): instances restart when it changes.
+    pub fn inherited_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            self.hostname(),
+            &self.tags,
+            &self.proc_root,
+            &self.sys_root,
+            format!("{:?}", self.defaults),
+        )
+            .hash(&mut hasher);
+        hasher.finish()
     }
 
     /// The host name series carry.

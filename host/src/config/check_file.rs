@@ -118,6 +118,41 @@ pub struct InstanceConfig {
     pub check_config: Value,
     /// Hash of `init_config` and everything the instance says: it changes when either does.
     pub fingerprint: u64,
+    /// Keys given to the check that look like a misspelt wasmon key, with that key
+    /// (`grant` → `grants`), to say so if the instance does not start.
+    pub near_misses: Vec<(String, &'static str)>,
+}
+
+/// The check's keys that are one or two edits from a wasmon key (and not one).
+fn near_misses(own: &Map<String, Value>) -> Vec<(String, &'static str)> {
+    own.keys()
+        .filter_map(|key| {
+            HOST_KEYS
+                .iter()
+                .map(|host| (strsim::damerau_levenshtein(key, host), *host))
+                .filter(|(d, host)| *d > 0 && *d <= 2 && host.len() > 2 * d)
+                .min()
+                .map(|(_, host)| (key.clone(), host))
+        })
+        .collect()
+}
+
+/// What to add to an error about an instance that did not start: its keys that look like
+/// misspelt wasmon keys, and the keys wasmon itself takes.
+pub fn near_miss_hint(instance: &InstanceConfig) -> Option<String> {
+    if instance.near_misses.is_empty() {
+        return None;
+    }
+    let guesses: Vec<String> = instance
+        .near_misses
+        .iter()
+        .map(|(key, host)| format!("`{key}` is not a wasmon key: did you mean `{host}`?"))
+        .collect();
+    Some(format!(
+        "{} (wasmon's own keys: {})",
+        guesses.join("; "),
+        HOST_KEYS.join(", ")
+    ))
 }
 
 /// A parsed `conf.d/<check>.yaml`.
@@ -220,8 +255,10 @@ impl CheckFile {
                 Ok(grant) => grants.mysql = grant,
                 Err(problems) => problems.into_iter().for_each(|(f, m)| fail(&f, m)),
             }
+            let near_misses = near_misses(&own);
             instances.push(InstanceConfig {
                 index,
+                near_misses,
                 interval,
                 timeout,
                 align: host.align,
@@ -393,5 +430,32 @@ mod tests {
         assert!(e.to_string().contains("instances: is empty"), "{e}");
         let e = parse("instances:\n  - min_collection_interval: soon\n").unwrap_err();
         assert!(e.to_string().contains(":2: instances[0].min_collection_interval: invalid type: string \"soon\", expected f64"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_wasmon_keys_are_named_with_a_guess() {
+        let file = parse(
+            "instances:\n  - min_colection_interval: 1\n    grant: {files: [x]}\n    port: 1\n",
+        )
+        .unwrap();
+        let instance = &file.instances[0];
+        assert_eq!(
+            instance.near_misses,
+            [
+                ("grant".to_string(), "grants"),
+                (
+                    "min_colection_interval".to_string(),
+                    "min_collection_interval"
+                )
+            ]
+        );
+        let hint = near_miss_hint(instance).unwrap();
+        assert!(
+            hint.contains("`grant` is not a wasmon key: did you mean `grants`?"),
+            "{hint}"
+        );
+        assert!(hint.contains("wasmon's own keys: min_collection_interval, timeout"));
+        let fine = parse("instances:\n  - port: 1\n").unwrap();
+        assert_eq!(near_miss_hint(&fine.instances[0]), None);
     }
 }

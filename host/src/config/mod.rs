@@ -12,9 +12,9 @@ mod sinks;
 mod yaml;
 
 pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults};
-pub use check_file::{CheckFile, InstanceConfig, Limits};
+pub use check_file::{CheckFile, InstanceConfig, Limits, near_miss_hint};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
-pub use error::ConfigError;
+pub use error::{ConfigError, ConfigErrors};
 pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path};
 pub use http::{HttpGrant, HttpHost, HttpTarget, canonical as canonical_ip};
 pub use mysql::{MysqlGrant, ServerAddress, SslConfig};

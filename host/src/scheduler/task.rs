@@ -206,7 +206,7 @@ fn report_drops(label: &str, output: &RunOutput) {
         tracing::warn!(
             instance = label,
             rejected = output.rejected,
-            "invalid samples or service checks dropped; first: {}",
+            "invalid samples dropped (service checks counted too); first: {}",
             output.first_problem.as_deref().unwrap_or("")
         );
     }
