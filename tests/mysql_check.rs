@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::mariadb::MariaDb;
@@ -197,6 +197,33 @@ fn source_and_replica_with_every_option() {
         println!("  {name}");
     }
     assert!(names.len() >= 160, "{} names", names.len());
+
+    // Every run sends every family: from the second run on, the server's switches were read
+    // back as 1/0 instead of ON/OFF, and the binlog and performance-schema families stopped.
+    let again = check_json(&layout, "3");
+    let mut runs: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for s in again["samples"].as_array().unwrap() {
+        let tags = s["tags"].as_array().unwrap();
+        if tags.iter().any(|t| *t == *src) {
+            let name = s["name"].as_str().unwrap().to_string();
+            runs.entry(s["timestamp"].as_i64().unwrap())
+                .or_default()
+                .insert(name);
+        }
+    }
+    let runs: Vec<&BTreeSet<String>> = runs.values().collect();
+    assert_eq!(runs.len(), 3, "three runs");
+    for run in &runs {
+        assert!(run.contains("mysql.binlog.disk_use"), "{run:?}");
+        assert!(
+            run.contains("mysql.performance.query_run_time.avg"),
+            "{run:?}"
+        );
+    }
+    assert_eq!(
+        runs[1], runs[2],
+        "the second and third runs send the same names"
+    );
 }
 
 #[test]
