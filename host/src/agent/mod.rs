@@ -181,6 +181,10 @@ async fn serve(
                             deferred.push(request);
                         }
                     }
+                    // A reload folded in here re-reads `wasmon.yaml` as one on its own would.
+                    if deferred.iter().any(|r| matches!(r, Request::Reload(_))) {
+                        supervisor.reload_config();
+                    }
                     retry = next_retry(supervisor.reconcile().await);
                     for request in deferred {
                         match request {
