@@ -45,8 +45,10 @@ fn spec(label: &str, grants: Grants, instance_config: &str) -> InstanceSpec {
         memory_bytes: 64 << 20,
         limits: RunLimits {
             max_samples: 100_000,
+            max_service_checks: 1_000,
             max_submit_bytes: 64 << 20,
-            ..RunLimits::default()
+            max_log_lines: 100,
+            max_log_line_bytes: 4096,
         },
         init_config: "null".into(),
         instance_config: instance_config.into(),

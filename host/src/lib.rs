@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod model;
+pub mod repeats;
 pub mod runtime;
 pub mod scheduler;
 pub mod sinks;

@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::catalog::{
-    ModuleCache, Origin, check_of, config_files, configured_twice, failure_report, load_cached,
-    load_config, missing_module, prepare_instance,
+    ModuleCache, Origin, config_files, failure_report, load_cached, missing_module,
+    prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
-use crate::sinks::{PayloadSender, SinkHandle, Sinks};
+use crate::sinks::{OrphanBuffer, PayloadSender, SinkHandle, Sinks};
 
 /// A module whose size or modification time changed this recently is still being written.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -98,8 +98,8 @@ pub struct Supervisor {
     problems: Vec<String>,
     started_ms: i64,
     sinks: Vec<SinkHandle>,
-    /// Buffer folders no sink owns, with their sizes.
-    orphans: Vec<(String, u64)>,
+    /// Buffer folders no sink owns.
+    orphans: Vec<OrphanBuffer>,
     /// The config the agent started with: what a restart-only key is compared to.
     started_with: AgentConfig,
     /// A reload of `wasmon.yaml` that failed or left changes for a restart.
@@ -137,7 +137,10 @@ impl Supervisor {
         // Checks whose running instances stay as they are (broken config, module in flux).
         let mut untouched: HashSet<String> = HashSet::new();
         let files = match config_files(&self.config.conf_d) {
-            Ok(files) => files,
+            Ok((files, twice)) => {
+                problems.extend(twice);
+                files
+            }
             Err(e) => {
                 self.problems = vec![format!(
                     "{}: cannot list check configs: {e}",
@@ -147,19 +150,12 @@ impl Supervisor {
             }
         };
         let mut jobs: JoinSet<Job> = JoinSet::new();
-        let mut seen: HashMap<String, PathBuf> = HashMap::new();
-        for path in files {
-            let check = check_of(&self.config.conf_d, &path);
-            if let Some(first) = seen.get(&check) {
-                problems.push(configured_twice(first, &path, &check));
-                continue;
-            }
-            seen.insert(check.clone(), path.clone());
-            let file = match load_config(&self.config.conf_d, &path) {
+        for found in files {
+            let file = match found.load() {
                 Ok(file) => Arc::new(file),
                 Err(errors) => {
                     problems.extend(errors.0.iter().map(ToString::to_string));
-                    untouched.insert(check);
+                    untouched.insert(found.check);
                     continue;
                 }
             };
@@ -275,8 +271,7 @@ impl Supervisor {
     pub async fn try_instance(&self, file: &CheckFile, index: usize) -> Result<(), String> {
         let instance = file
             .instances
-            .iter()
-            .find(|i| i.index == index)
+            .get(index)
             .ok_or_else(|| format!("{}: no instance {index}", file.path.display()))?;
         let module = match self.modules.get(&file.check) {
             Some(loaded) => loaded.module.clone(),
@@ -305,7 +300,9 @@ impl Supervisor {
                 return;
             }
         };
-        let pending = fresh.needs_restart(&self.started_with);
+        let tags_changed =
+            fresh.tags != self.config.tags || fresh.hostname() != self.config.hostname();
+        let (fresh, pending) = fresh.reloadable(&self.started_with);
         self.config_problem = (!pending.is_empty()).then(|| {
             format!(
                 "wasmon.yaml: `{}` changed: takes effect at the next restart",
@@ -315,13 +312,13 @@ impl Supervisor {
         if let Some(problem) = &self.config_problem {
             tracing::warn!("{problem}");
         }
-        if fresh.tags != self.config.tags || fresh.hostname() != self.config.hostname() {
+        if tags_changed {
             tracing::info!(
                 "wasmon.yaml: new host name or tags apply to the checks now, to the agent's own \
                  wasmon.sink.* and wasmon.agent.* series at the next restart"
             );
         }
-        self.config = fresh.reloadable(&self.started_with);
+        self.config = fresh;
     }
 
     /// A module that could not be loaded, in words.
@@ -344,12 +341,12 @@ impl Supervisor {
         let Some(loaded) = self.modules.get(&file.check) else {
             return;
         };
+        let module_and_agent =
+            hash_str(&loaded.module.sha256) ^ self.config.inherited_fingerprint();
         for instance in &file.instances {
             let key = (file.check.clone(), instance.index);
             desired.insert(key.clone());
-            let fingerprint = instance.fingerprint
-                ^ hash_str(&loaded.module.sha256)
-                ^ self.config.inherited_fingerprint();
+            let fingerprint = instance.fingerprint ^ module_and_agent;
             let unchanged = |f: u64| f == fingerprint;
             let failed_alike = self
                 .failing
@@ -370,7 +367,7 @@ impl Supervisor {
             );
             let (file, index) = (file.clone(), instance.index);
             jobs.spawn(async move {
-                let instance = &file.instances[index_of(&file, index)];
+                let instance = &file.instances[index];
                 let prepared = prepare_instance(&config, &runtime, &file, &module, instance)
                     .await
                     .map(Box::new);
@@ -398,7 +395,7 @@ impl Supervisor {
         if let Some(old) = self.failing.remove(&key) {
             old.cancel.cancel();
         }
-        let Some(instance) = file.instances.iter().find(|i| i.index == index) else {
+        let Some(instance) = file.instances.get(index) else {
             return;
         };
         let (aggregator, identity, interval) = failure_report(&self.config, file, instance);
@@ -547,12 +544,7 @@ impl Supervisor {
                 .iter()
                 .chain(&self.config_problem)
                 .cloned()
-                .chain(self.orphans.iter().map(|(folder, bytes)| {
-                    format!(
-                        "disk buffer {folder} ({bytes} bytes) belongs to no configured sink: \
-                         name a sink `{folder}` to deliver it, or delete it"
-                    )
-                }))
+                .chain(self.orphans.iter().map(ToString::to_string))
                 .collect(),
             sinks: self
                 .sinks
@@ -598,14 +590,6 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// Where instance `index` is in `file.instances`.
-fn index_of(file: &CheckFile, index: usize) -> usize {
-    file.instances
-        .iter()
-        .position(|i| i.index == index)
-        .unwrap_or_default()
 }
 
 fn hash_str(s: &str) -> u64 {

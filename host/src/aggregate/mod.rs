@@ -33,7 +33,7 @@ impl Aggregator {
     pub fn series(&mut self, timestamp_ms: i64, samples: Vec<Sample>) -> Vec<Series> {
         let mut out = Vec::with_capacity(samples.len());
         for mut sample in samples {
-            one_host(&mut sample.tags);
+            let has_host = one_host(&mut sample.tags);
             sample.tags.sort_unstable();
             sample.tags.dedup();
             let (kind, value) = match sample.kind {
@@ -54,7 +54,7 @@ impl Aggregator {
                     kind,
                     value,
                     timestamp_ms,
-                    tags: self.with_tags(sample.tags),
+                    tags: self.with_tags(sample.tags, has_host),
                 });
             }
         }
@@ -65,10 +65,10 @@ impl Aggregator {
     /// A service check with this instance's tags added.
     pub fn service_check(&self, mut check: ServiceCheck) -> ServiceCheck {
         let mut tags = std::mem::take(&mut check.tags);
-        one_host(&mut tags);
+        let has_host = one_host(&mut tags);
         tags.sort_unstable();
         tags.dedup();
-        check.tags = self.with_tags(tags);
+        check.tags = self.with_tags(tags, has_host);
         check
     }
 
@@ -90,9 +90,8 @@ impl Aggregator {
 
     /// Merges sorted `tags` with the aggregator's own (also sorted), without duplicates. A
     /// `host:` tag of the sample's replaces the instance's: the series belongs to that host.
-    fn with_tags(&self, tags: Vec<String>) -> Vec<String> {
+    fn with_tags(&self, tags: Vec<String>, own_host: bool) -> Vec<String> {
         let mut merged = Vec::with_capacity(tags.len() + self.tags.len());
-        let own_host = tags.iter().any(|t| is_host(t));
         let mut own = self
             .tags
             .iter()
@@ -114,15 +113,19 @@ fn is_host(tag: &str) -> bool {
     tag.starts_with("host:")
 }
 
-/// Keeps only the last `host:` tag of `tags`.
-fn one_host(tags: &mut Vec<String>) {
-    if let Some(last) = tags.iter().rposition(|t| is_host(t)) {
+/// Keeps only the last `host:` tag of `tags`; whether there is one.
+fn one_host(tags: &mut Vec<String>) -> bool {
+    let Some(last) = tags.iter().rposition(|t| is_host(t)) else {
+        return false;
+    };
+    if tags[..last].iter().any(|t| is_host(t)) {
         let mut i = 0;
         tags.retain(|t| {
             i += 1;
             i - 1 == last || !is_host(t)
         });
     }
+    true
 }
 
 #[cfg(test)]

@@ -73,13 +73,9 @@ impl wit::emit::Host for HostState {
             out.first_problem.get_or_insert(problem);
             return;
         }
-        if check.message.len() > MAX_MESSAGE {
-            let mut end = MAX_MESSAGE;
-            while !check.message.is_char_boundary(end) {
-                end -= 1;
-            }
-            check.message.truncate(end);
-        }
+        check
+            .message
+            .truncate(check.message.floor_char_boundary(MAX_MESSAGE));
         if self.charge(size(&check.name, &check.tags) + check.message.len()) {
             self.output.service_checks.push(check);
         }

@@ -4,7 +4,6 @@
 mod cache;
 mod prepare;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use cache::{ModuleCache, Origin};
@@ -30,58 +29,66 @@ pub struct Catalog {
     pub problems: Vec<String>,
 }
 
-/// Check config files in `conf_d`: `<check>.yaml` (or `.yml`), and Datadog Agent 7's
-/// `<check>.d/*.yaml`, sorted.
-pub fn config_files(conf_d: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// A check's config file, found in conf.d.
+pub struct FoundConfig {
+    /// The check it configures.
+    pub check: String,
+    /// `conf.d/<check>.yaml`, or a file in `conf.d/<check>.d/`.
+    pub path: PathBuf,
+}
+
+impl FoundConfig {
+    /// Reads and validates the file, naming its check.
+    pub fn load(&self) -> Result<CheckFile, ConfigErrors> {
+        Ok(CheckFile::load(&self.path)?.named(&self.check))
+    }
+}
+
+/// Check config files in `conf_d`, one per check: `<check>.yaml` (or `.yml`) and Datadog
+/// Agent 7's `<check>.d/*.yaml`, sorted. A second file for a check is a problem naming both.
+pub fn config_files(conf_d: &Path) -> std::io::Result<(Vec<FoundConfig>, Vec<String>)> {
     let yaml = |p: &Path| {
         p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
     };
-    let mut files = Vec::new();
+    let mut paths = Vec::new();
     for path in std::fs::read_dir(conf_d)?.filter_map(|e| e.ok().map(|e| e.path())) {
         if yaml(&path) {
-            files.push(path);
+            paths.push(path);
         } else if path.is_dir() && path.extension().is_some_and(|e| e == "d") {
             let Ok(inner) = std::fs::read_dir(&path) else {
                 continue;
             };
-            files.extend(
+            paths.extend(
                 inner
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| yaml(p)),
             );
         }
     }
-    files.sort();
-    Ok(files)
-}
-
-/// The check a config file configures: `conf.d/<check>.yaml`, or any file in
-/// `conf.d/<check>.d/`.
-pub fn check_of(conf_d: &Path, path: &Path) -> String {
-    let named_by = match path.parent() {
-        Some(folder) if folder != conf_d => folder,
-        _ => path,
-    };
-    named_by
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Reads a config file found by [`config_files`], naming its check.
-pub fn load_config(conf_d: &Path, path: &Path) -> Result<CheckFile, ConfigErrors> {
-    let file = CheckFile::load(path)?;
-    Ok(file.named(&check_of(conf_d, path)))
-}
-
-/// The problem with a second config file for a check already configured.
-pub fn configured_twice(first: &Path, again: &Path, check: &str) -> String {
-    format!(
-        "{}: configures `{check}` again (already configured by {}): keep one, or move its \
-         instances into the other",
-        again.display(),
-        first.display()
-    )
+    paths.sort();
+    let mut found: Vec<FoundConfig> = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        // Named by its folder when it is in one, else by its own name.
+        let named_by = match path.parent() {
+            Some(folder) if folder != conf_d => folder,
+            _ => &path,
+        };
+        let check = named_by
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match found.iter().find(|f| f.check == check) {
+            Some(first) => problems.push(format!(
+                "{}: configures `{check}` again (already configured by {}): keep one, or \
+                 move its instances into the other",
+                path.display(),
+                first.path.display()
+            )),
+            None => found.push(FoundConfig { check, path }),
+        }
+    }
+    Ok((found, problems))
 }
 
 impl Catalog {
@@ -91,7 +98,10 @@ impl Catalog {
         let mut catalog = Self::default();
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         let files = match config_files(&config.conf_d) {
-            Ok(files) => files,
+            Ok((files, twice)) => {
+                catalog.problems.extend(twice);
+                files
+            }
             Err(e) => {
                 catalog.problems.push(format!(
                     "{}: cannot list check configs: {e}",
@@ -100,17 +110,8 @@ impl Catalog {
                 return catalog;
             }
         };
-        let mut seen: HashMap<String, PathBuf> = HashMap::new();
-        for path in files {
-            let check = check_of(&config.conf_d, &path);
-            if let Some(first) = seen.get(&check) {
-                catalog
-                    .problems
-                    .push(configured_twice(first, &path, &check));
-                continue;
-            }
-            seen.insert(check, path.clone());
-            let file = match load_config(&config.conf_d, &path) {
+        for found in files {
+            let file = match found.load() {
                 Ok(file) => file,
                 Err(errors) => {
                     catalog

@@ -123,6 +123,19 @@ impl Default for InstanceDefaults {
     }
 }
 
+/// Sets `fresh` back to `running`, naming `key` in `pending` when they differed.
+fn keep<T: PartialEq + Clone>(
+    pending: &mut Vec<&'static str>,
+    key: &'static str,
+    fresh: &mut T,
+    running: &T,
+) {
+    if fresh != running {
+        pending.push(key);
+        fresh.clone_from(running);
+    }
+}
+
 /// Command-line options that override the config file.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigOverrides {
@@ -219,35 +232,33 @@ impl AgentConfig {
         Ok(config)
     }
 
-    /// The keys that differ from `running` and only take effect at a restart.
-    pub fn needs_restart(&self, running: &Self) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.sinks != running.sinks {
-            changed.push("sinks");
-        }
-        if self.control.listen != running.control.listen {
-            changed.push("control");
-        }
-        if self.data_dir != running.data_dir {
-            changed.push("data_dir");
-        }
-        if self.rescan_secs != running.rescan_secs {
-            changed.push("rescan_secs");
-        }
-        if self.self_metrics_secs != running.self_metrics_secs {
-            changed.push("self_metrics_secs");
-        }
-        changed
-    }
-
-    /// `self` with the keys that need a restart kept as in `running`: what a reload applies.
-    pub fn reloadable(mut self, running: &Self) -> Self {
-        self.sinks.clone_from(&running.sinks);
-        self.control = running.control.clone();
-        self.data_dir.clone_from(&running.data_dir);
-        self.rescan_secs = running.rescan_secs;
-        self.self_metrics_secs = running.self_metrics_secs;
-        self
+    /// What a reload applies: `self` with the keys that take effect only at a restart kept as
+    /// in `running`, and the names of those that differ.
+    pub fn reloadable(mut self, running: &Self) -> (Self, Vec<&'static str>) {
+        let mut pending = Vec::new();
+        let r = running;
+        keep(&mut pending, "sinks", &mut self.sinks, &r.sinks);
+        keep(
+            &mut pending,
+            "control",
+            &mut self.control.listen,
+            &r.control.listen,
+        );
+        keep(&mut pending, "data_dir", &mut self.data_dir, &r.data_dir);
+        keep(
+            &mut pending,
+            "rescan_secs",
+            &mut self.rescan_secs,
+            &r.rescan_secs,
+        );
+        let metrics = &mut self.self_metrics_secs;
+        keep(
+            &mut pending,
+            "self_metrics_secs",
+            metrics,
+            &r.self_metrics_secs,
+        );
+        (self, pending)
     }
 
     /// A hash of what every instance inherits from the agent (host name, tags, roots,

@@ -201,10 +201,13 @@ fn scan(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Scan>, ConfigError> {
     let references = text.contains("${") || text.contains("ENC[");
+    // The tree is parsed for the permission warning only where it can say something: a file
+    // others can read, not warned about yet, with a key that looks like a secret's.
     let mode = std::fs::metadata(path)
         .map(|m| m.mode())
         .ok()
-        .filter(|&mode| readable_by_others(mode));
+        .filter(|&mode| readable_by_others(mode))
+        .filter(|_| !warned(path) && mentions_secret_key(text));
     if !references && mode.is_none() {
         return Ok(None);
     }
@@ -588,6 +591,24 @@ fn literal_secret(value: &Value, field: &str) -> Option<String> {
     }
 }
 
+/// Whether some line of `text` starts a mapping entry whose key looks like a secret's.
+fn mentions_secret_key(text: &str) -> bool {
+    text.lines().any(|line| {
+        let entry = line.trim_start().trim_start_matches("- ").trim_start();
+        entry
+            .split_once(':')
+            .is_some_and(|(key, _)| secret_key(key.trim().trim_matches(['"', '\''])))
+    })
+}
+
+/// Whether `path` was warned about already.
+fn warned(path: &Path) -> bool {
+    WARNED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(path)
+}
+
 /// Whether a key looks like it holds a secret.
 fn secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -877,6 +898,19 @@ echo '{"db": {"value": "pa:ss #1", "error": null}, "key": {"value": "k", "error"
         let (_, found) =
             parse_agent_with(Path::new("wasmon.yaml"), "tags: []\n", env(&[])).unwrap();
         assert_eq!(found, None);
+    }
+
+    #[test]
+    fn only_a_file_with_a_secret_looking_key_is_parsed_for_the_warning() {
+        assert!(mentions_secret_key(
+            "instances:\n  - host: db\n    pass: x\n"
+        ));
+        assert!(mentions_secret_key(
+            "sinks:\n  - {type: datadog}\n    api_key: k\n"
+        ));
+        assert!(!mentions_secret_key(
+            "instances:\n  - host: db\n    port: 3306\n"
+        ));
     }
 
     #[test]

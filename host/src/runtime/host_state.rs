@@ -14,6 +14,7 @@ use super::guest_output::GuestOutput;
 use crate::capabilities::{HttpGate, MysqlClient};
 use crate::config::Grants;
 use crate::model::{Sample, ServiceCheck};
+use crate::repeats::Repeats;
 
 /// What an instance may reach outside its sandbox.
 #[derive(Debug, Clone, Default)]
@@ -56,16 +57,15 @@ pub struct RunLimits {
     pub max_log_line_bytes: usize,
 }
 
-impl Default for RunLimits {
-    fn default() -> Self {
-        Self {
-            max_samples: 10_000,
-            max_service_checks: 1_000,
-            max_submit_bytes: 4 << 20,
-            max_log_lines: 100,
-            max_log_line_bytes: 4096,
-        }
-    }
+impl RunLimits {
+    /// For calls that submit nothing (`describe`): whatever they submit or log is dropped.
+    pub const NOTHING: Self = Self {
+        max_samples: 0,
+        max_service_checks: 0,
+        max_submit_bytes: 0,
+        max_log_lines: 0,
+        max_log_line_bytes: 0,
+    };
 }
 
 /// What one run produced.
@@ -157,7 +157,7 @@ pub struct HostState {
     pub(crate) label: Arc<str>,
     pub(crate) guest_output: GuestOutput,
     /// Lines logged lately, to hold back repeats.
-    pub(crate) recent_logs: RecentLines,
+    pub(crate) recent_logs: Repeats,
 }
 
 impl HostState {
@@ -192,7 +192,7 @@ impl HostState {
             limits,
             label,
             guest_output,
-            recent_logs: RecentLines::default(),
+            recent_logs: Repeats::new(REPEAT_WINDOW),
         }
     }
 
@@ -243,10 +243,7 @@ fn cut(line: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if line.len() <= max {
         return line.into();
     }
-    let mut end = max;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = line.floor_char_boundary(max);
     format!("{}… ({} bytes cut)", &line[..end], line.len() - end).into()
 }
 
@@ -257,41 +254,6 @@ const WARNING_BYTES: usize = 300;
 
 /// How long a logged line holds back the same line.
 const REPEAT_WINDOW: Duration = Duration::from_secs(60);
-/// Lines remembered for the repeat check; past this the memory starts afresh.
-const REMEMBERED_LINES: usize = 1024;
-
-/// Hashes of lines logged lately and when.
-#[derive(Debug, Default)]
-pub struct RecentLines {
-    seen: std::collections::HashMap<u64, Instant>,
-}
-
-impl RecentLines {
-    /// Whether `line` may be logged now; remembers it if so.
-    fn admit(&mut self, line: &str) -> bool {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        line.hash(&mut hasher);
-        let key = hasher.finish();
-        let now = Instant::now();
-        if self
-            .seen
-            .get(&key)
-            .is_some_and(|at| now.duration_since(*at) < REPEAT_WINDOW)
-        {
-            return false;
-        }
-        if self.seen.len() >= REMEMBERED_LINES {
-            self.seen
-                .retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
-            if self.seen.len() >= REMEMBERED_LINES {
-                self.seen.clear();
-            }
-        }
-        self.seen.insert(key, now);
-        true
-    }
-}
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -322,17 +284,5 @@ mod tests {
         assert_eq!(cut("short", 10), "short");
         let cut_line = cut("ééééé", 3);
         assert_eq!(cut_line, "é… (8 bytes cut)");
-    }
-
-    #[test]
-    fn repeats_are_held_back() {
-        let mut recent = RecentLines::default();
-        assert!(recent.admit("a"));
-        assert!(!recent.admit("a"));
-        assert!(recent.admit("b"));
-        for i in 0..REMEMBERED_LINES * 2 {
-            recent.admit(&i.to_string());
-        }
-        assert!(recent.seen.len() <= REMEMBERED_LINES);
     }
 }

@@ -162,7 +162,7 @@ pub async fn describe(
         label: "inspect".into(),
         capabilities: Arc::default(),
         memory_bytes: 64 << 20,
-        limits: RunLimits::default(),
+        limits: RunLimits::NOTHING,
         init_config: String::new(),
         instance_config: String::new(),
         start_timeout: Duration::from_secs(10),

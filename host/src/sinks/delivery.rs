@@ -17,6 +17,7 @@ use super::transport::{SendError, Transport};
 use super::wal::Wal;
 use crate::config::Delivery;
 use crate::model::{Payload, Series};
+use crate::repeats::Repeats;
 
 /// How long a stopping agent keeps sending.
 pub const DRAIN: Duration = Duration::from_secs(5);
@@ -32,14 +33,13 @@ pub struct Buffer {
 impl Buffer {
     /// A buffer over `wal`, counting into `stats`.
     pub fn new(wal: Wal, stats: Arc<SinkStats>) -> Arc<Self> {
-        use std::sync::atomic::Ordering::Relaxed;
-        stats.disk_bytes.store(wal.disk_bytes(), Relaxed);
-        stats.corrupt_records.store(wal.corrupt_records(), Relaxed);
-        Arc::new(Self {
+        let buffer = Arc::new(Self {
             wal: Mutex::new(wal),
             written: Notify::new(),
             stats,
-        })
+        });
+        buffer.publish_disk(&buffer.wal());
+        buffer
     }
 
     fn wal(&self) -> std::sync::MutexGuard<'_, Wal> {
@@ -133,28 +133,6 @@ pub fn payload_bytes(payload: &Payload) -> u64 {
 /// How often the same failure is logged.
 const REPEAT_LOG: Duration = Duration::from_secs(60);
 
-/// The last failure logged and when, so that one repeating every batch is logged once a
-/// minute.
-#[derive(Default)]
-struct Repeats {
-    last: Option<(String, tokio::time::Instant)>,
-}
-
-impl Repeats {
-    /// Whether `reason` is to be logged now.
-    fn admit(&mut self, reason: &str) -> bool {
-        let now = tokio::time::Instant::now();
-        if let Some((last, at)) = &self.last
-            && last == reason
-            && now.duration_since(*at) < REPEAT_LOG
-        {
-            return false;
-        }
-        self.last = Some((reason.to_string(), now));
-        true
-    }
-}
-
 /// ±10 %.
 fn jittered(d: Duration) -> Duration {
     d.mul_f64(rand::rng().random_range(0.9..1.1))
@@ -193,7 +171,7 @@ pub async fn send_loop(
     let stats = buffer.stats.clone();
     let mut backoff = FIRST_BACKOFF;
     let mut drain_until: Option<tokio::time::Instant> = None;
-    let mut repeats = Repeats::default();
+    let mut repeats = Repeats::new(REPEAT_LOG);
     loop {
         if drain_until.is_none() && stop.is_cancelled() {
             drain_until = Some(tokio::time::Instant::now() + DRAIN);

@@ -76,7 +76,27 @@ pub struct Sinks {
     senders: Vec<JoinHandle<()>>,
     stop: CancellationToken,
     handles: Vec<SinkHandle>,
-    orphans: Vec<(String, u64)>,
+    orphans: Vec<OrphanBuffer>,
+}
+
+/// A disk buffer under `data_dir/buffer` that no configured sink owns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrphanBuffer {
+    /// Its folder: the name of the sink that wrote it.
+    pub folder: String,
+    /// What it holds on disk.
+    pub bytes: u64,
+}
+
+impl std::fmt::Display for OrphanBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { folder, bytes } = self;
+        write!(
+            f,
+            "disk buffer {folder} ({bytes} bytes) belongs to no configured sink: name a sink \
+             `{folder}` (`name:`) to deliver it, or delete the folder"
+        )
+    }
 }
 
 impl Sinks {
@@ -111,13 +131,9 @@ impl Sinks {
             queues.push(Queue { tx, stats });
         }
         let orphans = orphan_buffers(data_dir, &handles);
-        for (folder, bytes) in &orphans {
-            tracing::warn!(
-                "disk buffer {} ({bytes} bytes) belongs to no configured sink: name a sink `{}` \
-                 (`name:`) to deliver it, or delete the folder",
-                data_dir.join("buffer").join(folder).display(),
-                folder
-            );
+        for orphan in &orphans {
+            let folder = data_dir.join("buffer").join(&orphan.folder);
+            tracing::warn!(folder = %folder.display(), "{orphan}");
         }
         Ok(Self {
             sender: PayloadSender {
@@ -131,8 +147,8 @@ impl Sinks {
         })
     }
 
-    /// Disk buffers under `data_dir/buffer` that no configured sink owns, with their sizes.
-    pub fn orphans(&self) -> &[(String, u64)] {
+    /// Disk buffers under `data_dir/buffer` that no configured sink owns.
+    pub fn orphans(&self) -> &[OrphanBuffer] {
         &self.orphans
     }
 
@@ -207,11 +223,11 @@ impl Remote {
 }
 
 /// Buffer folders that hold data but belong to none of `sinks`.
-fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<(String, u64)> {
+fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<OrphanBuffer> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("buffer")) else {
         return Vec::new();
     };
-    let mut orphans: Vec<(String, u64)> = entries
+    let mut orphans: Vec<OrphanBuffer> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -224,9 +240,12 @@ fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<(String, u64)> {
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len())
                 .sum();
-            Some((name, bytes))
+            Some(OrphanBuffer {
+                folder: name,
+                bytes,
+            })
         })
         .collect();
-    orphans.sort();
+    orphans.sort_by(|a, b| a.folder.cmp(&b.folder));
     orphans
 }
