@@ -59,8 +59,10 @@ fn check_json_shows_rates_counts_and_tags() {
         // 10 per run, runs a second (and a little) apart.
         assert!((8.0..=10.0).contains(&v), "{v}");
     }
+    let counts = named("test.emit.count");
+    assert_eq!(counts.len(), 3, "a count every run");
     assert!(
-        named("test.emit.count")
+        counts
             .iter()
             .all(|s| s["value"] == 2.0 && s["kind"] == "count")
     );

@@ -13,7 +13,10 @@ const SECOND: Duration = Duration::from_secs(1);
 fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
     let layout = Layout::new("");
     layout.check_config("emit", "instances:\n  - min_collection_interval: 1\n    align: true\n    tags: [\"role:healthy\"]\n");
-    layout.check_config("trap", "instances:\n  - min_collection_interval: 1\n");
+    layout.check_config(
+        "trap",
+        "instances:\n  - min_collection_interval: 1\n  - {min_collection_interval: 1, align: true, alternate: true}\n",
+    );
     layout.check_config(
         "spin",
         "instances:\n  - min_collection_interval: 1\n    timeout: 0.3\n",
@@ -22,9 +25,20 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
         "hog",
         "instances:\n  - min_collection_interval: 1\n    limits: {memory_mib: 16}\n",
     );
+    // The escape guest aims at a TCP listener and a UDP socket of the test's own: whatever
+    // reaches them got out.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
     layout.check_config(
         "escape",
-        "instances:\n  - min_collection_interval: 1\n    grants:\n      files: [/proc/loadavg, \"/proc/*/stat\"]\n",
+        &format!(
+            "instances:\n  - min_collection_interval: 1\n    tcp: \"{}\"\n    udp: \"{}\"\n    \
+             grants:\n      files: [/proc/loadavg, \"/proc/*/stat\"]\n",
+            tcp.local_addr().unwrap(),
+            udp.local_addr().unwrap()
+        ),
     );
     let mut agent = layout.start_agent();
 
@@ -70,8 +84,39 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
         assert!(failures >= 2, "{check} ran {failures} times");
     }
 
+    // A Store rebuilt after a trap runs again: the alternating instance succeeds between its
+    // traps.
+    let trap_status = |status: &str| {
+        out.iter()
+            .filter(|l| {
+                l.starts_with("SERVICE_CHECK wasmon.check.status")
+                    && l.contains("check=trap")
+                    && l.contains("instance=1")
+                    && l.contains(status)
+            })
+            .filter_map(|l| l.split(' ').nth(2)?.parse::<i64>().ok())
+            .collect::<Vec<i64>>()
+    };
+    let (traps, oks) = (trap_status("CRITICAL"), trap_status(" OK "));
+    assert!(!traps.is_empty(), "the alternating instance never trapped");
+    assert!(
+        oks.iter().any(|ok| traps.iter().any(|trap| trap < ok)),
+        "no run succeeded after a trap: traps {traps:?}, successes {oks:?}"
+    );
+
+    // Nothing reached the test's own sockets.
+    assert!(
+        matches!(tcp.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the escape guest connected over TCP"
+    );
+    let mut buf = [0; 64];
+    assert!(
+        matches!(udp.recv_from(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the escape guest sent a UDP datagram"
+    );
+
     // The escape attempts all failed, while the granted read worked.
-    for name in ["passwd", "tcp", "spawn", "environ", "environ_glob"] {
+    for name in ["passwd", "tcp", "udp", "environ", "environ_glob"] {
         let lines = series(&out, &format!("test.escape.{name}"), &[]);
         assert!(!lines.is_empty(), "no test.escape.{name}");
         assert!(
@@ -79,11 +124,9 @@ fn misbehaving_guests_are_contained_and_the_healthy_one_keeps_time() {
             "escape via {name} succeeded: {lines:?}"
         );
     }
-    assert!(
-        series(&out, "test.escape.granted_read", &[])
-            .iter()
-            .all(|l| l.value == 1.0)
-    );
+    let granted = series(&out, "test.escape.granted_read", &[]);
+    assert!(!granted.is_empty(), "no test.escape.granted_read");
+    assert!(granted.iter().all(|l| l.value == 1.0));
 
     // The healthy instance ran every second, on the second, without a gap.
     common::assert_runs_every_second(&out, &["role=healthy", "host=test-host", "env=test"], 6);
@@ -118,8 +161,8 @@ fn lies_are_dropped_and_counted_and_errors_follow_their_kind() {
             && !l.contains(" 0 ")
     });
     let line = common::Line::parse(&dropped.expect("invalid samples are counted")).unwrap();
-    // 6 of its own + 20 extra = 26 valid, 10 kept, 16 over the limit, 2 invalid.
-    assert_eq!(line.value, 18.0);
+    // 7 of its own + 20 extra = 27 valid, 10 kept, 17 over the limit, 2 invalid.
+    assert_eq!(line.value, 19.0);
     assert!(
         agent
             .wait_for_stderr(5 * SECOND, |l| l.contains("invalid samples dropped")

@@ -200,12 +200,14 @@ fn past_the_disk_budget_the_oldest_go_and_are_counted() {
     })
     .expect("series dropped past the budget");
     let disk = series(&dropped, "wasmon.sink.queued_disk_bytes", &[]);
+    assert!(!disk.is_empty(), "no wasmon.sink.queued_disk_bytes");
     assert!(
         disk.iter().all(|l| l.value <= (1 << 20) as f64 + 300_000.0),
         "the buffer stays near its budget: {:?}",
         disk.iter().map(|l| l.value).collect::<Vec<_>>()
     );
     let rss = series(&dropped, "wasmon.agent.rss_bytes", &[]);
+    assert!(!rss.is_empty(), "no wasmon.agent.rss_bytes");
     assert!(rss.iter().all(|l| l.value < 200e6), "memory stays bounded");
     let log = agent.stderr().join("\n");
     assert!(
@@ -309,12 +311,23 @@ fn faults_are_retried_and_refusals_dropped() {
     assert!(total("wasmon.sink.failed") >= 5.0);
     assert!(total("wasmon.sink.sent") > 0.0);
     assert!(agent.stop());
-    // The first accepted body is the batch that failed four times: nothing was lost before it.
+    // The first accepted body is the batch that failed four times, holding the first run:
+    // nothing was lost before it.
     let first = accepted.lock().unwrap()[0].clone();
-    assert!(first.contains("test.emit.run_timestamp"), "{first}");
+    let (first_ms, first_value) = *printed_runs(&agent).iter().next().expect("a printed run");
+    let point = format!("value={:?} {first_ms}", first_value as f64);
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("test.emit.run_timestamp,") && l.ends_with(&point)),
+        "the first run's point {point} is not in the first accepted body:\n{first}"
+    );
     let log = agent.stderr().join("\n");
     assert!(log.contains("the server answered 400"), "{log}");
-    assert!(log.contains("429"), "{log}");
+    assert!(
+        log.contains("send failed, retrying in 1s: the server answered 429 Too Many Requests"),
+        "{log}"
+    );
 }
 
 #[test]

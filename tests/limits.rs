@@ -94,6 +94,7 @@ fn floods_are_capped_and_counted_and_the_healthy_check_keeps_time() {
         assert_eq!(hosts, ["host=forged"], "{line:?}");
     }
     let own = series(&out, "test.flood.ran", &[]);
+    assert!(!own.is_empty());
     assert!(own.iter().all(|l| l.has("host=test-host")));
 
     common::assert_runs_every_second(&out, &["role=healthy"], 4);

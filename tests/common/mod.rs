@@ -318,7 +318,8 @@ pub fn series(lines: &[String], name: &str, fields: &[&str]) -> Vec<Line> {
 }
 
 /// The instance whose series carry `fields` ran every second on the second (aligned), at least
-/// `min_runs` times, without a gap or a skipped run.
+/// `min_runs` times, without a gap or a skipped run, and each run started (by the guest's own
+/// clock) within half a second of its scheduled time.
 pub fn assert_runs_every_second(lines: &[String], fields: &[&str], min_runs: usize) {
     let runs: Vec<f64> = series(lines, "test.emit.gauge", fields)
         .iter()
@@ -340,9 +341,17 @@ pub fn assert_runs_every_second(lines: &[String], fields: &[&str], min_runs: usi
         runs.iter().all(|t| t.fract() == 0.0),
         "aligned runs are on whole seconds: {runs:?}"
     );
-    assert!(
-        series(lines, "wasmon.check.skipped_runs", fields)
-            .iter()
-            .all(|l| l.value == 0.0)
-    );
+    let started = series(lines, "test.emit.started_ms", fields);
+    assert_eq!(started.len(), runs.len(), "every run says when it started");
+    for run in &started {
+        let late_ms = run.value - run.timestamp * 1000.0;
+        assert!(
+            (0.0..500.0).contains(&late_ms),
+            "a run scheduled at {} started {late_ms} ms late",
+            run.timestamp
+        );
+    }
+    let skipped = series(lines, "wasmon.check.skipped_runs", fields);
+    assert!(!skipped.is_empty(), "no wasmon.check.skipped_runs");
+    assert!(skipped.iter().all(|l| l.value == 0.0));
 }

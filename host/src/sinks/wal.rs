@@ -618,18 +618,25 @@ mod tests {
     fn past_the_budget_the_oldest_segments_go_and_are_counted() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), 10 << 20).unwrap();
-        let big = batch(40_000, "x"); // ~ 280 KB, 40 000 series
+        // ~ 280 KB and 40 000 series each, every batch tagged with its number.
+        let batches: Vec<Vec<u8>> = (0..60).map(|i| batch(40_000, &format!("b{i}-"))).collect();
         let mut dropped = 0;
-        for _ in 0..60 {
-            dropped += wal.append(&big, 40_000).unwrap().series;
+        for big in &batches {
+            dropped += wal.append(big, 40_000).unwrap().series;
         }
         assert!(wal.disk_bytes() <= 10 << 20, "{}", wal.disk_bytes());
         assert!(dropped > 0);
         assert_eq!(dropped + wal.pending_series(), 60 * 40_000);
-        // The oldest went: the first record left is not the first appended.
+        // The oldest went, and only they: what is left is the newest batches, in order.
         drop(wal);
         let wal = Wal::open(dir.path(), 10 << 20).unwrap();
         assert_eq!(dropped + wal.pending_series(), 60 * 40_000);
+        let kept = wal.peek(60).unwrap();
+        let first = 60 - kept.len();
+        assert_eq!(dropped, first as u64 * 40_000, "whole batches dropped");
+        let kept: Vec<&[u8]> = kept.iter().map(|r| r.data.as_slice()).collect();
+        let newest: Vec<&[u8]> = batches[first..].iter().map(Vec::as_slice).collect();
+        assert_eq!(kept, newest);
     }
 
     #[test]

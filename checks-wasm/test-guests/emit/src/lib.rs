@@ -64,6 +64,12 @@ impl Check for Emit {
         out.rate("test.emit.counter", runs * self.config.step, &[]);
         out.monotonic_count("test.emit.total", runs * self.config.step, &[]);
         out.gauge("test.emit.run_timestamp", out.timestamp_ms() as f64, &[]);
+        // When the run really started, by the wall clock: a late run shows here, not in the
+        // scheduled timestamp.
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        out.gauge("test.emit.started_ms", started_ms, &[]);
         for i in 0..self.config.extra {
             out.gauge("test.emit.extra", f64::from(i), &[&format!("n:{i}")]);
         }

@@ -1,10 +1,24 @@
-//! Tries to leave its sandbox: read /etc/passwd, open a TCP socket, run a program, and read
-//! another process's environment. Reports 1 for each attempt that succeeded.
+//! Tries to leave its sandbox: read /etc/passwd, reach a TCP listener and a UDP socket (the
+//! test's own, named in the config), and read another process's environment. Reports 1 for
+//! each attempt that succeeded.
 
+use serde::Deserialize;
 use wasmon_sdk::{Check, CheckError, Descriptor, LogLevel, NoConfig, Output, files};
 
+/// The instance config: where the test listens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// A TCP listener's `host:port`.
+    pub tcp: String,
+    /// A UDP socket's `host:port`.
+    pub udp: String,
+}
+
 /// The escape test check.
-pub struct Escape;
+pub struct Escape {
+    config: Instance,
+}
 
 fn attempt(out: &mut Output, name: &str, result: Result<String, String>) {
     let escaped = result.is_ok();
@@ -22,14 +36,14 @@ fn attempt(out: &mut Output, name: &str, result: Result<String, String>) {
 
 impl Check for Escape {
     type InitConfig = NoConfig;
-    type Instance = NoConfig;
+    type Instance = Instance;
 
     fn describe() -> Descriptor {
         Descriptor::new("escape", "1.0.0", 1, "tries to leave the sandbox")
     }
 
-    fn init(_: NoConfig, _: NoConfig) -> Result<Self, CheckError> {
-        Ok(Self)
+    fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
+        Ok(Self { config })
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
@@ -41,18 +55,16 @@ impl Check for Escape {
         attempt(
             out,
             "tcp",
-            std::net::TcpStream::connect("127.0.0.1:22")
+            std::net::TcpStream::connect(&self.config.tcp)
                 .map(|_| "connected".into())
                 .map_err(|e| e.to_string()),
         );
         attempt(
             out,
-            "spawn",
-            std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg("true")
-                .status()
-                .map(|s| s.to_string())
+            "udp",
+            std::net::UdpSocket::bind("0.0.0.0:0")
+                .and_then(|socket| socket.send_to(b"escaped", &self.config.udp))
+                .map(|n| format!("sent {n} bytes"))
                 .map_err(|e| e.to_string()),
         );
         let environ = files::read(&["/proc/1/environ".to_string()]).remove(0);
