@@ -158,11 +158,17 @@ impl Layout {
 
     /// Starts `wasmon ARGS` in the background.
     pub fn start_agent_with(&self, args: &[&str]) -> Agent {
+        self.start_agent_env(args, &[])
+    }
+
+    /// Starts `wasmon ARGS` in the background with `env` added to its environment.
+    pub fn start_agent_env(&self, args: &[&str], env: &[(&str, &str)]) -> Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wasmon"))
             .arg("--config")
             .arg(self.config())
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask run|test|build-checks`.
+//! Project tasks: `cargo xtask run|test|build-checks|package`.
 //!
 //! Each installs what it needs first (the `wasm32-wasip2` target) and builds the guest checks,
 //! so that a fresh clone runs with one command.
@@ -33,6 +33,24 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ),
     ("mariadb-server", "/usr/sbin/mariadbd"),
     ("victoria-metrics", "/usr/bin/victoria-metrics"),
+    ("systemd", "/usr/bin/systemd-analyze"),
+];
+
+/// What the packaging check installs, beside cargo-deb from crates.io.
+const PACKAGE_TOOLS: &[(&str, &str)] = &[
+    ("dpkg-dev", "/usr/bin/dpkg-deb"),
+    ("adduser", "/usr/sbin/adduser"),
+];
+
+/// Files the package must hold.
+const PACKAGED: [&str; 7] = [
+    "./usr/bin/wasmon",
+    "./usr/lib/wasmon/checks/system.wasm",
+    "./usr/lib/wasmon/checks/mysql.wasm",
+    "./etc/wasmon/wasmon.yaml",
+    "./etc/wasmon/conf.d/system.yaml",
+    "./usr/lib/systemd/system/wasmon.service",
+    "./usr/share/doc/wasmon/README.md",
 ];
 
 fn main() -> ExitCode {
@@ -43,12 +61,17 @@ fn main() -> ExitCode {
         Some("test") => build_checks()
             .and_then(|()| ensure_packages(TEST_PACKAGES))
             .and_then(|()| test()),
+        Some("package") => build_checks()
+            .and_then(|()| ensure_packages(PACKAGE_TOOLS))
+            .and_then(|()| package(&args[1..])),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  run [ARGS]     build the checks and run the agent \
                  (`wasmon run` on ./wasmon.yaml, or `wasmon ARGS`)\n  test           build the \
                  checks, check formatting and lints, run every test\n  build-checks   install \
-                 the wasm target and build the guest checks"
+                 the wasm target and build the guest checks\n  package [--dev] [--install]\n        \
+                 the Debian package (release build; --dev: the dev profile), its contents checked; \
+                 --install: install, upgrade and purge it on this machine (root)"
             );
             return ExitCode::from(2);
         }
@@ -185,4 +208,114 @@ fn test() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run(test)
+}
+
+/// Builds the Debian package with cargo-deb and checks what it holds; with `--install`,
+/// installs it, checks the agent it installed, installs it again (an upgrade) and purges it.
+fn package(args: &[String]) -> Result<(), String> {
+    let answers = cargo()
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answers {
+        let mut install = cargo();
+        install.args(["install", "--locked", "cargo-deb@3.8.0"]);
+        run(install)?;
+    }
+    let mut deb = cargo();
+    deb.args(["deb", "-p", "wasmon"]);
+    if args.iter().any(|a| a == "--dev") {
+        deb.args(["--profile", "dev"]);
+    }
+    let shown = format!("{deb:?}");
+    eprintln!("xtask: running {shown}");
+    let out = deb
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{shown} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with(".deb"))
+        .map(|l| PathBuf::from(l.trim()))
+        .ok_or_else(|| format!("cargo deb named no .deb: {stdout}"))?;
+    let contents = output("dpkg-deb", &["-c", &file.to_string_lossy()])?;
+    for wanted in PACKAGED {
+        if !contents.lines().any(|l| l.ends_with(wanted)) {
+            return Err(format!(
+                "{}: {wanted} is missing:\n{contents}",
+                file.display()
+            ));
+        }
+    }
+    let conffiles = output("dpkg-deb", &["-I", &file.to_string_lossy(), "conffiles"])?;
+    for conffile in ["/etc/wasmon/wasmon.yaml", "/etc/wasmon/conf.d/system.yaml"] {
+        if !conffiles.lines().any(|l| l.trim() == conffile) {
+            return Err(format!("{conffile} is not a conffile:\n{conffiles}"));
+        }
+    }
+    eprintln!("xtask: {} holds what it should", file.display());
+    if args.iter().any(|a| a == "--install") {
+        install_round_trip(&file)?;
+    }
+    Ok(())
+}
+
+/// Installs the package, checks it, upgrades over it (the buffers stay) and purges it.
+fn install_round_trip(file: &Path) -> Result<(), String> {
+    let deb = file.to_string_lossy();
+    let install = || output("dpkg", &["-i", &deb]).map(drop);
+    install()?;
+    output("getent", &["passwd", "wasmon"])?;
+    let check = output(
+        "/usr/bin/wasmon",
+        &["--config", "/etc/wasmon/wasmon.yaml", "configcheck"],
+    )?;
+    if !check.contains("system") {
+        return Err(format!("configcheck of the installed agent:\n{check}"));
+    }
+    let kept = Path::new("/var/lib/wasmon/buffer/kept-by-upgrade");
+    std::fs::create_dir_all(kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+    install()?;
+    if !kept.is_dir() {
+        return Err("an upgrade removed /var/lib/wasmon/buffer".into());
+    }
+    output("dpkg", &["--purge", "wasmon"])?;
+    for gone in [
+        "/usr/bin/wasmon",
+        "/etc/wasmon/wasmon.yaml",
+        "/var/lib/wasmon",
+    ] {
+        if Path::new(gone).exists() {
+            return Err(format!("{gone} is left after a purge"));
+        }
+    }
+    if output("getent", &["passwd", "wasmon"]).is_ok() {
+        return Err("the wasmon user is left after a purge".into());
+    }
+    eprintln!("xtask: installed, checked, upgraded and purged {deb}");
+    Ok(())
+}
+
+/// What `program ARGS` prints, or why it failed.
+fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {} failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -61,7 +61,7 @@ pub async fn run(
 }
 
 /// Resident set size from `/proc/self/statm`.
-fn resident_bytes() -> Option<f64> {
+pub fn resident_bytes() -> Option<f64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * rustix::param::page_size() as f64)

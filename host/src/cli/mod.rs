@@ -4,11 +4,11 @@ mod build;
 mod check;
 mod configcheck;
 mod inspect;
+mod logging;
 mod new;
 mod run;
 mod status;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -112,7 +112,7 @@ pub fn main() -> ExitCode {
     }
     // HTTP clients (`status`, the sinks) use rustls with ring, the one provider built in.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    init_logging();
+    let logging = logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -123,7 +123,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    match runtime.block_on(dispatch(cli, &logging)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -132,7 +132,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Inspect { file } => return inspect::inspect(file).await,
         Command::New { name, lang, dir } => {
@@ -147,7 +147,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         checks_d: cli.paths.checks_d,
     })?;
     match cli.command {
-        Command::Run { dry_run } => run::run(&config, dry_run).await,
+        Command::Run { dry_run } => {
+            // The daemon logs as configured; one-shot commands keep standard error.
+            logging.apply(&config.log)?;
+            run::run(&config, dry_run).await
+        }
         Command::Check {
             name,
             wasm,
@@ -170,15 +174,4 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             unreachable!("handled above")
         }
     }
-}
-
-/// Logs to standard error; `RUST_LOG` sets the level (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -1,18 +1,29 @@
-//! `wasmon run`: the agent in the foreground.
+//! `wasmon run`: the agent in the foreground, under systemd or any other supervisor.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
+use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::agent::{Agent, PidFile};
+use crate::agent::{Agent, PidFile, resident_bytes};
 use crate::config::{AgentConfig, SinkConfig};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
-/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads. A dry run prints what
-/// would be sent and needs no disk buffers; beside a running agent it also runs without the
-/// data folder's lock and without a control API, so it leaves that agent's alone.
+/// How often resident memory is held against `max_rss_mib`.
+const MEMORY_CHECK: Duration = Duration::from_secs(5);
+/// Exit status when the agent stops past its memory bound.
+const OVER_MEMORY: u8 = 3;
+
+/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads. Under systemd
+/// (`Type=notify`) it says READY once its instances are started and its sinks are up,
+/// RELOADING and READY around a reload, STOPPING at the end, and, with `WatchdogSec`, sends
+/// keep-alives only while the agent's own loop answers. Past `max_rss_mib` it flushes and
+/// exits with status 3. A dry run prints what would be sent and needs no disk buffers;
+/// beside a running agent it also runs without the data folder's lock and without a control
+/// API, so it leaves that agent's alone.
 pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode> {
     let pidfile = match PidFile::acquire(&config.data_dir) {
         Ok(pidfile) => Some(pidfile),
@@ -41,17 +52,56 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     {
         tracing::error!("control API not started: {e:#}");
     }
+    notify(&[NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled();
+    // Keep-alives at half the watchdog's period; an hour when there is none (never ticks).
+    let mut keepalive =
+        tokio::time::interval(watchdog.map_or(Duration::from_secs(3600), |d| d / 2));
+    let mut memory = tokio::time::interval(MEMORY_CHECK);
+    let max_rss = config.max_rss_mib.saturating_mul(1 << 20) as f64;
+    let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
             _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); break }
             _ = interrupt.recv() => { tracing::info!("SIGINT: stopping"); break }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading");
+                notify(&[NotifyState::Reloading]);
                 agent.handle().reload().await;
+                notify(&[NotifyState::Ready]);
+            }
+            _ = keepalive.tick(), if watchdog.is_some() => {
+                // Only an agent whose supervisor loop answers is alive: a wedged one is left
+                // for systemd to restart.
+                let wait = watchdog.unwrap_or_default() / 2;
+                match tokio::time::timeout(wait, agent.handle().status()).await {
+                    Ok(Some(_)) => notify(&[NotifyState::Watchdog]),
+                    _ => tracing::warn!("the agent's loop did not answer: no watchdog keep-alive"),
+                }
+            }
+            _ = memory.tick(), if max_rss > 0.0 => {
+                if let Some(rss) = resident_bytes().filter(|rss| *rss > max_rss) {
+                    tracing::error!(
+                        "resident memory {:.0} MiB is past max_rss_mib ({}): flushing and \
+                         exiting for the supervisor to restart the agent",
+                        rss / f64::from(1 << 20),
+                        config.max_rss_mib
+                    );
+                    code = ExitCode::from(OVER_MEMORY);
+                    break;
+                }
             }
         }
     }
+    notify(&[NotifyState::Stopping]);
     agent.stop().await;
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// Tells the service manager, when there is one (`NOTIFY_SOCKET`).
+fn notify(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!("cannot notify the service manager: {e}");
+    }
 }

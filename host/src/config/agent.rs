@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, SinkConfig, yaml};
+use super::{ConfigError, LogConfig, SinkConfig, yaml};
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +34,12 @@ pub struct AgentConfig {
     pub rescan_secs: u64,
     /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
     pub self_metrics_secs: f64,
+    /// The agent's own log.
+    pub log: LogConfig,
+    /// Resident memory, in MiB, past which the agent flushes its buffers and exits with
+    /// status 3 for its supervisor to restart it; 0 for no bound (systemd's `MemoryMax`
+    /// serves where it runs).
+    pub max_rss_mib: u64,
     /// Where this config came from, to read it again on reload.
     #[serde(skip)]
     pub source: ConfigOverrides,
@@ -81,6 +87,8 @@ impl Default for AgentConfig {
             secret_backend_command: None,
             secret_backend_timeout: 30,
             secret_backend_output_max_size: 1024 * 1024,
+            log: LogConfig::default(),
+            max_rss_mib: 0,
             source: ConfigOverrides::default(),
         }
     }
@@ -191,6 +199,14 @@ impl AgentConfig {
                 return Err(ConfigError::field(path, line, field, message));
             }
         }
+        if let Some((field, message)) = config.log.problems().into_iter().next() {
+            return Err(ConfigError::field(
+                path,
+                yaml::locate(&text, &field),
+                field,
+                message,
+            ));
+        }
         let start = config.defaults.start_timeout;
         if !(0.01..=86_400.0).contains(&start) {
             let field = "defaults.start_timeout";
@@ -228,6 +244,9 @@ impl AgentConfig {
         }
         for p in &mut config.checks_d {
             *p = base.join(&*p);
+        }
+        if let Some(file) = &mut config.log.file {
+            file.path = base.join(&file.path);
         }
         Ok(config)
     }
@@ -354,6 +373,8 @@ mod tests {
         assert_eq!(shown.rescan_secs, default.rescan_secs);
         assert_eq!(shown.self_metrics_secs, default.self_metrics_secs);
         assert_eq!(shown.control.listen, default.control.listen);
+        assert_eq!(shown.log, default.log);
+        assert_eq!(shown.max_rss_mib, default.max_rss_mib);
         let (s, d) = (&shown.defaults, &default.defaults);
         assert_eq!(
             (
