@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{FullCheck as Host, FullCheckPre as HostPre};
+use super::engine::Ticker;
 use super::host_state::{Capabilities, MemoryLimitExceeded, RunLimits, RunOutput};
 use super::{CheckError, CheckModule, Descriptor, HostState, InstanceError, LinkSet, RunError};
 use crate::runtime::Runtime;
@@ -38,6 +39,7 @@ struct DeadlineReached;
 struct Live {
     store: Store<HostState>,
     bindings: Host,
+    ticker: Arc<Ticker>,
 }
 
 /// A running check instance.
@@ -205,7 +207,10 @@ async fn instantiate(
     });
     store.data_mut().deadline = Some(Instant::now() + spec.start_timeout);
     store.set_epoch_deadline(1);
-    let bindings = match pre.instantiate_async(&mut store).await {
+    let ticking = runtime.ticker().enter();
+    let instantiated = pre.instantiate_async(&mut store).await;
+    drop(ticking);
+    let bindings = match instantiated {
         Ok(bindings) => bindings,
         Err(e) => {
             return Err(classify(
@@ -215,7 +220,11 @@ async fn instantiate(
             ));
         }
     };
-    Ok(Live { store, bindings })
+    Ok(Live {
+        store,
+        bindings,
+        ticker: runtime.ticker().clone(),
+    })
 }
 
 async fn call_describe(live: &mut Live, timeout: Duration) -> Result<Descriptor, RunError> {
@@ -250,6 +259,7 @@ async fn guarded<R>(
 ) -> Result<R, RunError> {
     live.store.data_mut().deadline = Some(Instant::now() + timeout);
     live.store.set_epoch_deadline(1);
+    let _ticking = live.ticker.enter();
     // The epoch callback stops a guest that computes; one waiting in the host (a sleep, a
     // request) is stopped by dropping the call, after which the Store is rebuilt.
     let result = tokio::time::timeout(timeout + BLOCKED_GRACE, call(live))
