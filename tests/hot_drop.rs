@@ -198,9 +198,7 @@ fn a_config_edit_restarts_only_that_instance() {
         runs(1)
     );
     // SIGHUP rescans (and does not end the agent, as it would without a handler).
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &agent.pid().to_string()])
-        .status();
+    agent.signal("HUP");
     assert!(
         agent
             .wait_for_stderr(10 * SECOND, |l| l.contains("SIGHUP: reloading"))
@@ -376,9 +374,7 @@ fn one_agent_per_data_folder_and_no_stale_pidfile_after_kill_9() {
         token
     );
 
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &first.pid().to_string()])
-        .status();
+    first.signal("KILL");
     drop(first);
     let started = Instant::now();
     let mut third = layout.start_agent();

@@ -28,9 +28,7 @@ fn sighup_applies_new_tags_and_names_what_needs_a_restart() {
         format!("{text}sinks:\n  - {{type: influx, url: \"http://127.0.0.1:9\", database: d}}\n"),
     )
     .unwrap();
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &agent.pid().to_string()])
-        .status();
+    agent.signal("HUP");
     let tagged = agent.wait_for_stdout(10 * SECOND, |l| {
         l.starts_with("test.emit.gauge ") && l.contains("team=db")
     });
@@ -42,9 +40,7 @@ fn sighup_applies_new_tags_and_names_what_needs_a_restart() {
     );
     // A broken file is refused whole; the running config stays.
     std::fs::write(layout.config(), "tags: [oops\n").unwrap();
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &agent.pid().to_string()])
-        .status();
+    agent.signal("HUP");
     assert!(
         agent
             .wait_for_stderr(10 * SECOND, |l| l.contains("wasmon.yaml not reloaded"))

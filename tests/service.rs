@@ -97,15 +97,11 @@ fn readiness_reload_stopping_and_watchdog_reach_the_notify_socket() {
         }
     }
     assert!(keepalives >= 5, "{keepalives} keep-alives in 2 s");
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &agent.pid().to_string()])
-        .status();
+    agent.signal("HUP");
     let reload = until(&socket, "READY=1", 10 * SECOND);
     let states: Vec<&String> = reload.iter().filter(|m| *m != "WATCHDOG=1").collect();
     assert_eq!(states, ["RELOADING=1", "READY=1"], "{reload:?}");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &agent.pid().to_string()])
-        .status();
+    agent.signal("TERM");
     let stopping = until(&socket, "STOPPING=1", 10 * SECOND);
     assert!(stopping.iter().any(|m| m == "STOPPING=1"), "{stopping:?}");
     assert_eq!(agent.wait_exit(20 * SECOND), Some(0));

@@ -240,12 +240,17 @@ impl Agent {
         thread::sleep(Duration::from_millis(300));
     }
 
-    /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.
-    pub fn stop(&mut self) -> bool {
+    /// Sends `signal` (`HUP`, `TERM`, ...).
+    pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
             .status();
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.
+    pub fn stop(&mut self) -> bool {
+        self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
