@@ -219,7 +219,7 @@ fn system_check_agrees_with_proc() {
         "{total} processes vs {pids} in /proc"
     );
     let by_state: f64 = r
-        .values("system.processes.count")
+        .values("system.processes.states")
         .iter()
         .map(|(v, _)| v)
         .sum();
@@ -236,7 +236,7 @@ fn system_check_agrees_with_proc() {
     assert!(r.last("system.fs.file_handles.max") > 0.0);
     assert!(
         r.last("system.cpu.context_switches") > 0.0,
-        "a rate, from the second run"
+        "an increase, from the second run"
     );
     assert!(r.last("system.mem.usable") <= r.last("system.mem.total"));
 }

@@ -3,6 +3,7 @@
 //! (or Datadog's `username`, which the host has made sure is not set as well).
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use wasmon_sdk::CheckError;
 
 /// One entry of `instances`.
@@ -30,14 +31,88 @@ pub struct Instance {
     /// Datadog's name for `queries`.
     #[serde(default)]
     pub(crate) custom_queries: Option<Vec<CustomQuery>>,
+    /// At most this many custom queries (20 when not given, as Datadog's).
+    #[serde(default)]
+    pub max_custom_queries: Option<usize>,
+    /// Run the custom queries only, none of the check's own families.
+    #[serde(default)]
+    pub only_custom_queries: bool,
+    /// Datadog's newer place for `options.index_metrics`: `index_metrics: {enabled: bool}`.
+    #[serde(default)]
+    pub(crate) index_metrics: Option<IndexMetrics>,
+    // Datadog's keys wasmon refuses, saying what it does instead (see `datadog_only`).
+    #[serde(default)]
+    pub(crate) charset: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) read_timeout: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) reported_hostname: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) exclude_hostname: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) empty_default_hostname: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) database_identifier: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) propagate_agent_tags: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) disable_generic_tags: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) service: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) metric_patterns: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) additional_status: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) additional_variable: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) use_global_custom_queries: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) dbm: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) query_metrics: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) query_samples: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) query_activity: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) collect_settings: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) collect_schemas: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) schemas_collection: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) obfuscator_options: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) log_unobfuscated_queries: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) log_unobfuscated_plans: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) database_instance_collection_interval: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) aws: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) gcp: Option<IgnoredAny>,
+    #[serde(default)]
+    pub(crate) azure: Option<IgnoredAny>,
 }
 
-/// `options:`, as in Datadog's check.
-#[derive(Debug, Default, Deserialize)]
+/// `index_metrics:` at the top of a Datadog instance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexMetrics {
+    /// Whether index sizes and use are collected.
+    pub enabled: bool,
+}
+
+/// `options:`, as in Datadog's check, with its defaults.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// Replica lag, replica threads and connected replicas.
     pub replication: bool,
+    /// Only this replication channel (MySQL's channel, MariaDB's connection name).
+    pub replication_channel: Option<String>,
     /// Galera cluster status (`wsrep_*`).
     pub galera_cluster: bool,
     /// Handlers, selects, sorts, query cache details, table cache hits and misses.
@@ -54,10 +129,31 @@ pub struct Options {
     /// Rows read and changed per table (MariaDB with `userstat=1`, Percona Server).
     pub table_rows_stats_metrics: bool,
     /// Size of each InnoDB index, and reads, updates and deletes through it (the latter need
-    /// `performance_schema`).
+    /// `performance_schema`). On unless turned off, as in Datadog's check.
     pub index_metrics: bool,
+    /// With `table_size_metrics`, the tables of the system schemas too (`mysql`, `sys`).
+    pub system_table_size_metrics: bool,
     /// Skip InnoDB entirely (servers without it).
     pub disable_innodb_metrics: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            replication: false,
+            replication_channel: None,
+            galera_cluster: false,
+            extra_status_metrics: false,
+            extra_innodb_metrics: false,
+            extra_performance_metrics: false,
+            schema_size_metrics: false,
+            table_size_metrics: false,
+            table_rows_stats_metrics: false,
+            index_metrics: true,
+            system_table_size_metrics: false,
+            disable_innodb_metrics: false,
+        }
+    }
 }
 
 /// One custom query, as Datadog's `custom_queries` entries are written.
@@ -104,6 +200,18 @@ pub enum ColumnKind {
 impl Instance {
     /// Problems serde cannot see, each naming its field.
     pub fn validate(&self) -> Result<(), CheckError> {
+        let refused = crate::datadog_only::problems(self);
+        if !refused.is_empty() {
+            return Err(CheckError::Config(refused.join("; ")));
+        }
+        let max = self.max_custom_queries.unwrap_or(20);
+        if self.queries().len() > max {
+            return Err(CheckError::Config(format!(
+                "{}: {} queries, more than max_custom_queries ({max})",
+                self.queries_key(),
+                self.queries().len(),
+            )));
+        }
         if self.queries.is_some() && self.custom_queries.is_some() {
             return Err(CheckError::Config(
                 "`queries` and `custom_queries` (Datadog's name) are the same key: set one".into(),
@@ -128,6 +236,14 @@ impl Instance {
             }
         }
         Ok(())
+    }
+
+    /// Whether index metrics are collected: `options.index_metrics`, unless Datadog's
+    /// top-level `index_metrics.enabled` says otherwise.
+    pub fn index_metrics(&self) -> bool {
+        self.index_metrics
+            .as_ref()
+            .map_or(self.options.index_metrics, |i| i.enabled)
     }
 
     /// The custom queries, under either name.

@@ -204,6 +204,8 @@ pub fn parse(text: &str) -> InnodbStatus {
         } else if line.starts_with("Total memory allocated") && line.contains("additional pool") {
             set(&mut s, "Innodb_mem_total", n.first());
             set(&mut s, "Innodb_mem_additional_pool", n.get(1));
+        } else if line.starts_with("Total large memory allocated") {
+            set(&mut s, "Innodb_mem_total", n.first());
         } else if let Some(key) = memory_line(line) {
             set(&mut s, key, n.first());
         } else if per_pool_section && is_buffer_pool_line(line) {
@@ -392,6 +394,8 @@ mod tests {
                 ("Innodb_lsn_last_checkpoint", 44878.0),
                 ("Innodb_checkpoint_age", 369_620.0 - 44878.0),
                 ("Innodb_read_views", 0.0),
+                // "Total large memory allocated", as Datadog reads it.
+                ("Innodb_mem_total", 167_772_160.0),
                 ("Innodb_buffer_pool_pages_total", 8112.0),
                 ("Innodb_buffer_pool_pages_free", 7794.0),
                 ("Innodb_buffer_pool_pages_data", 318.0),

@@ -9,6 +9,7 @@
 
 mod config;
 mod custom;
+mod datadog_only;
 mod db;
 mod innodb;
 mod metrics;
@@ -129,6 +130,11 @@ impl<D: Db> Mysql<D> {
 
     fn collect_families(&mut self, out: &mut Output, tags: &[&str]) -> Result<(), Unreachable> {
         let status = name_values(self.db.query(&self.status_statement).map_err(unreachable)?);
+        if self.config.only_custom_queries {
+            // The status statement above still tells whether the server answers.
+            self.collect_custom(out);
+            return Ok(());
+        }
         let variables = self.variables()?;
         let server = Server::detect(&variables);
         self.report_version(&server);
@@ -137,8 +143,10 @@ impl<D: Db> Mysql<D> {
         let innodb =
             !options.disable_innodb_metrics && variables.contains_key("innodb_buffer_pool_size");
         if innodb {
+            // Both need PROCESS: one family, one warning.
             let text = self.family("innodb_status", |db| {
                 let rows = db.query("SHOW ENGINE INNODB STATUS")?;
+                performance::collect_deadlocks(db, out)?;
                 Ok(db::records(&rows)
                     .first()
                     .and_then(|r| r.get("Status").copied().flatten())
@@ -153,7 +161,11 @@ impl<D: Db> Mysql<D> {
         server::derive_key_cache(&mut values);
         server::derive_qcache(&mut values, &mut self.qcache);
         let options = &self.config.options;
-        let tables: [(bool, Table); 7] = [
+        let performance_schema = variables
+            .get("performance_schema")
+            .map(String::as_str)
+            .is_some_and(db::flag);
+        let tables: [(bool, Table); 8] = [
             (true, metrics::STATUS),
             (true, metrics::VARIABLES),
             (true, metrics::SYNTHETIC),
@@ -164,6 +176,7 @@ impl<D: Db> Mysql<D> {
                 metrics::EXTRA_INNODB,
             ),
             (options.galera_cluster, metrics::GALERA),
+            (performance_schema, metrics::PERFORMANCE_SCHEMA),
         ];
         for (_, table) in tables.iter().filter(|(on, _)| *on) {
             emit_table(table, &values, out);
@@ -213,14 +226,23 @@ impl<D: Db> Mysql<D> {
             options.schema_size_metrics,
             options.table_size_metrics,
         );
-        let (table_rows, indexes) = (options.table_rows_stats_metrics, options.index_metrics);
+        let (table_rows, indexes) = (
+            options.table_rows_stats_metrics,
+            self.config.index_metrics(),
+        );
+        let system_tables = options.system_table_size_metrics;
         let performance_schema = variables
             .get("performance_schema")
             .map(String::as_str)
             .is_some_and(db::flag);
         if replication {
+            let log_bin = variables
+                .get("log_bin")
+                .map(String::as_str)
+                .is_some_and(db::flag);
+            let channel = self.config.options.replication_channel.clone();
             self.family("replication", |db| {
-                replication::collect(db, server, status, tags, out)
+                replication::collect(db, server, status, channel.as_deref(), log_bin, tags, out)
             })?;
         }
         if performance {
@@ -240,8 +262,17 @@ impl<D: Db> Mysql<D> {
                 performance::collect_schema_sizes(db, out)
             })?;
         }
-        if tables {
-            self.family("table_size", |db| performance::collect_table_sizes(db, out))?;
+        for (on, system) in [(tables, false), (system_tables, true)] {
+            if on {
+                self.family("table_size", |db| {
+                    performance::collect_table_sizes(db, system, out)
+                })?;
+            }
+        }
+        if performance_schema {
+            self.family("performance_schema", |db| {
+                performance::collect_user_connections(db, out)
+            })?;
         }
         if table_rows {
             self.family("table_rows_stats", |db| {
@@ -253,6 +284,12 @@ impl<D: Db> Mysql<D> {
                 performance::collect_indexes(db, performance_schema, out)
             })?;
         }
+        self.collect_custom(out);
+        Ok(())
+    }
+
+    /// Runs each custom query; one that fails warns once and the others go on.
+    fn collect_custom(&mut self, out: &mut Output) {
         let key = self.config.queries_key();
         for i in 0..self.config.queries().len() {
             let query = &self.config.queries()[i];
@@ -265,7 +302,6 @@ impl<D: Db> Mysql<D> {
                 Err(message) => self.warn_once(&family, &format!("{family}: {message}")),
             }
         }
-        Ok(())
     }
 
     /// Runs one family: a server refusal (a missing privilege) loses the family with one

@@ -474,7 +474,7 @@ pub const EXTRA_INNODB: Table = &[
         Gauge,
     ),
     ("Innodb_ibuf_size", "mysql.innodb.ibuf_size", Gauge),
-    ("Innodb_lock_structs", "mysql.innodb.lock_structs", Rate),
+    ("Innodb_lock_structs", "mysql.innodb.lock_structs", Gauge),
     ("Innodb_locked_tables", "mysql.innodb.locked_tables", Gauge),
     (
         "Innodb_locked_transactions",
@@ -712,6 +712,13 @@ pub const GALERA: Table = &[
         Monotonic,
     ),
 ];
+
+/// `SHOW GLOBAL STATUS` of performance_schema itself, collected when it is on.
+pub const PERFORMANCE_SCHEMA: Table = &[(
+    "Performance_schema_digest_lost",
+    "mysql.performance.performance_schema_digest_lost",
+    Gauge,
+)];
 
 /// Query-cache utilisation, computed by the check.
 pub const SYNTHETIC: Table = &[

@@ -21,6 +21,12 @@ const SCHEMA_SIZE: &str = "SELECT table_schema, IFNULL(SUM(data_length + index_l
 const TABLE_SIZE: &str = "SELECT table_schema, table_name, IFNULL(index_length, 0) / 1024 / 1024, \
      IFNULL(data_length, 0) / 1024 / 1024 FROM information_schema.tables \
      WHERE table_schema NOT IN ('mysql', 'performance_schema', 'information_schema', 'sys')";
+/// The system schemas' tables, as Datadog's `system_table_size_metrics` reads them.
+const SYSTEM_TABLE_SIZE: &str = "SELECT table_schema, table_name, IFNULL(index_length, 0) / 1024 / 1024, \
+     IFNULL(data_length, 0) / 1024 / 1024 FROM information_schema.tables \
+     WHERE table_schema IN ('mysql', 'performance_schema', 'information_schema')";
+const DEADLOCKS: &str =
+    "SELECT count FROM information_schema.INNODB_METRICS WHERE name = 'lock_deadlocks'";
 
 const TABLE_ROWS: &str = "SELECT table_schema, table_name, rows_read, rows_changed \
      FROM information_schema.table_statistics";
@@ -30,8 +36,8 @@ const INDEX_USAGE: &str = "SELECT object_schema, object_name, index_name, count_
      FROM performance_schema.table_io_waits_summary_by_index_usage \
      WHERE index_name IS NOT NULL AND object_schema NOT IN ('mysql', 'performance_schema')";
 
-/// Average statement time per schema (µs), the 95th percentile of the digests' averages
-/// (µs), and connections per user, host, database and state.
+/// Average statement time per schema (µs) and the 95th percentile of the digests' averages
+/// (µs).
 pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
     for row in db.query(QUERY_RUN_TIME)?.values {
         if let [Some(schema), Some(avg)] = &row[..]
@@ -53,6 +59,12 @@ pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), Quer
     if let Some(p95) = percentile(averages, 0.95) {
         out.gauge("mysql.performance.digest_95th_percentile.avg_us", p95, &[]);
     }
+    Ok(())
+}
+
+/// Connections per user, host, database and state (performance_schema), on every run as in
+/// Datadog's check.
+pub fn collect_user_connections(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
     for row in db.query(USER_CONNECTIONS)?.values {
         if let [user, host, schema, state, Some(count)] = &row[..]
             && let Some(count) = number(count)
@@ -67,6 +79,19 @@ pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), Quer
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
             out.gauge("mysql.performance.user_connections", count, &tags);
         }
+    }
+    Ok(())
+}
+
+/// InnoDB's deadlock counter (`information_schema.INNODB_METRICS`).
+pub fn collect_deadlocks(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
+    let rows = db.query(DEADLOCKS)?;
+    if let Some(count) = rows
+        .values
+        .first()
+        .and_then(|r| number(r.first()?.as_deref()?))
+    {
+        out.monotonic_count("mysql.innodb.deadlocks", count, &[]);
     }
     Ok(())
 }
@@ -97,9 +122,18 @@ pub fn collect_schema_sizes(db: &mut dyn Db, out: &mut Output) -> Result<(), Que
     Ok(())
 }
 
-/// Index and data size of each user table in MiB.
-pub fn collect_table_sizes(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    for row in db.query(TABLE_SIZE)?.values {
+/// Index and data size in MiB of each user table, or of each table of the system schemas.
+pub fn collect_table_sizes(
+    db: &mut dyn Db,
+    system: bool,
+    out: &mut Output,
+) -> Result<(), QueryError> {
+    let statement = if system {
+        SYSTEM_TABLE_SIZE
+    } else {
+        TABLE_SIZE
+    };
+    for row in db.query(statement)?.values {
         if let [Some(schema), Some(table), Some(index), Some(data)] = &row[..] {
             let tags = [format!("schema:{schema}"), format!("table:{table}")];
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -135,8 +169,8 @@ pub fn collect_table_rows(db: &mut dyn Db, out: &mut Output) -> Result<(), Query
     Ok(())
 }
 
-/// InnoDB index sizes in bytes, and use of each index as counters (when performance_schema
-/// is on).
+/// InnoDB index sizes in bytes, and the reads, updates and deletes through each index since
+/// the server started (when performance_schema is on), as gauges like Datadog's.
 pub fn collect_indexes(
     db: &mut dyn Db,
     performance_schema: bool,
@@ -177,14 +211,28 @@ pub fn collect_indexes(
                 .as_deref()
                 .and_then(number)
             {
-                out.monotonic_count(name, v, &t);
+                out.gauge(name, v, &t);
             }
         }
     }
     Ok(())
 }
 
-/// Answers the statements of [`collect_performance`]: one schema, three digests, one user.
+/// Answers InnoDB's deadlock counter with `count`.
+#[cfg(test)]
+pub fn answer_deadlocks(db: &mut crate::db::fake::FakeDb, count: &str) {
+    db.answer(DEADLOCKS, &["count"], &[&[count]]);
+}
+
+/// A server whose user sees no InnoDB index.
+#[cfg(test)]
+pub fn answer_no_indexes(db: &mut crate::db::fake::FakeDb) {
+    db.answer(INDEX_SIZE, &["d", "t", "i", "size"], &[]);
+    db.answer(INDEX_USAGE, &["d", "t", "i", "r", "u", "x"], &[]);
+}
+
+/// Answers the statements of [`collect_performance`] and [`collect_user_connections`]: one
+/// schema, three digests, one user.
 #[cfg(test)]
 pub fn answer_performance(db: &mut crate::db::fake::FakeDb) {
     db.answer(
@@ -254,6 +302,7 @@ mod tests {
         answer_performance(&mut db);
         let mut out = Output::new(0);
         collect_performance(&mut db, &mut out).unwrap();
+        collect_user_connections(&mut db, &mut out).unwrap();
         let got: Vec<_> = out
             .samples()
             .iter()

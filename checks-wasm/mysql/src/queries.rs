@@ -41,8 +41,9 @@ pub const VARIABLES: [&str; 13] = [
 
 /// `SHOW GLOBAL STATUS` for the variables the enabled families use.
 pub fn status_statement(options: &Options) -> String {
-    let tables: [(bool, Table); 5] = [
+    let tables: [(bool, Table); 6] = [
         (true, metrics::STATUS),
+        (true, metrics::PERFORMANCE_SCHEMA),
         (!options.disable_innodb_metrics, metrics::INNODB),
         (options.extra_status_metrics, metrics::EXTRA_STATUS),
         (options.extra_innodb_metrics, metrics::EXTRA_INNODB),

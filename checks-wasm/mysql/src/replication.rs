@@ -74,10 +74,15 @@ pub fn collect(
     db: &mut dyn Db,
     server: &Server,
     status: &HashMap<String, String>,
+    channel: Option<&str>,
+    log_bin: bool,
     service_tags: &[&str],
     out: &mut Output,
 ) -> Result<(), QueryError> {
-    let channels = channels(db, server)?;
+    let mut channels = channels(db, server)?;
+    if let Some(only) = channel {
+        channels.retain(|c| c.name == only);
+    }
     let replicas = replicas_connected(db, server, status)?;
     out.gauge("mysql.replication.replicas_connected", replicas, &[]);
     out.gauge("mysql.replication.slaves_connected", replicas, &[]);
@@ -97,34 +102,58 @@ pub fn collect(
         }
         let running = f64::from(u8::from(c.io_running && c.sql_running));
         out.gauge("mysql.replication.replica_running", running, &tags);
-        out.gauge("mysql.replication.slave_running", running, &tags);
     }
-    let (verdict, message) = verdict(&channels, replicas);
-    for name in [
-        "mysql.replication.replica_running",
-        "mysql.replication.slave_running",
-    ] {
-        out.service_check(name, verdict, &message, service_tags);
+    for (mode, verdict, message) in verdicts(&channels, replicas, log_bin) {
+        let mode = format!("replication_mode:{mode}");
+        let ok = f64::from(u8::from(verdict == Status::Ok));
+        out.gauge("mysql.replication.slave_running", ok, &[&mode]);
+        let mut tags = service_tags.to_vec();
+        tags.push(&mode);
+        for name in [
+            "mysql.replication.replica_running",
+            "mysql.replication.slave_running",
+        ] {
+            out.service_check(name, verdict, &message, &tags);
+        }
     }
     Ok(())
 }
 
-/// OK when every replica thread runs (or this source has replicas), WARNING when some do,
-/// CRITICAL when none does.
-fn verdict(channels: &[Channel], replicas: f64) -> (Status, String) {
-    if channels.is_empty() {
-        return if replicas > 0.0 {
-            (
+/// Datadog's verdicts. As a source (replicas connected, or not a replica at all): OK when
+/// replicas are connected and the binary log is on, WARNING otherwise. As a replica: from its
+/// threads. A server can be both.
+fn verdicts(
+    channels: &[Channel],
+    replicas: f64,
+    log_bin: bool,
+) -> Vec<(&'static str, Status, String)> {
+    let mut out = Vec::new();
+    if replicas > 0.0 || channels.is_empty() {
+        let (status, why) = match (replicas > 0.0, log_bin) {
+            (true, true) => (
                 Status::Ok,
                 format!("source with {replicas} replica(s) connected"),
-            )
-        } else {
-            (
-                Status::Critical,
-                "neither a replica nor a source with replicas connected".into(),
-            )
+            ),
+            (true, false) => (
+                Status::Warning,
+                format!("{replicas} replica(s) connected, but the binary log is off"),
+            ),
+            (false, _) => (
+                Status::Warning,
+                "no replica connected, and this server is not a replica".into(),
+            ),
         };
+        out.push(("source", status, why));
     }
+    if !channels.is_empty() {
+        let (status, why) = verdict(channels);
+        out.push(("replica", status, why));
+    }
+    out
+}
+
+/// A replica: OK when every thread runs, WARNING when some do, CRITICAL when none does.
+fn verdict(channels: &[Channel]) -> (Status, String) {
     let running = channels
         .iter()
         .map(|c| usize::from(c.io_running) + usize::from(c.sql_running))
@@ -207,7 +236,16 @@ mod tests {
         );
         let status = HashMap::from([("Slaves_connected".to_string(), "0".to_string())]);
         let mut out = Output::new(0);
-        collect(&mut db, &mariadb(), &status, &["server:db"], &mut out).unwrap();
+        collect(
+            &mut db,
+            &mariadb(),
+            &status,
+            None,
+            false,
+            &["server:db"],
+            &mut out,
+        )
+        .unwrap();
         let lag: Vec<_> = out
             .samples()
             .iter()
@@ -221,12 +259,39 @@ mod tests {
             sc.message,
             "IO thread Yes, SQL thread No; eu: IO thread Yes, SQL thread Yes"
         );
+        // `options.replication_channel` keeps one channel.
+        let mut out = Output::new(0);
+        collect(
+            &mut db,
+            &mariadb(),
+            &status,
+            Some("eu"),
+            false,
+            &[],
+            &mut out,
+        )
+        .unwrap();
+        let replica = out
+            .service_checks()
+            .iter()
+            .rfind(|c| c.tags.contains(&"replication_mode:replica".to_string()));
+        assert_eq!(replica.map(|c| c.status), Some(Status::Ok));
     }
 
     #[test]
     fn a_source_with_replicas_is_ok_and_mysql_8_columns_are_read() {
-        assert_eq!(verdict(&[], 2.0).0, Status::Ok);
-        assert_eq!(verdict(&[], 0.0).0, Status::Critical);
+        let status = |replicas, log_bin| {
+            let v = verdicts(&[], replicas, log_bin);
+            assert_eq!(v.len(), 1);
+            (v[0].0, v[0].1)
+        };
+        assert_eq!(status(2.0, true), ("source", Status::Ok));
+        assert_eq!(status(2.0, false), ("source", Status::Warning));
+        assert_eq!(
+            status(0.0, true),
+            ("source", Status::Warning),
+            "as Datadog's"
+        );
         let mut db = FakeDb::default();
         db.answer(
             "SHOW REPLICA STATUS",
@@ -245,7 +310,7 @@ mod tests {
             raw_version: "8.0.36".into(),
         };
         let mut out = Output::new(0);
-        collect(&mut db, &server, &HashMap::new(), &[], &mut out).unwrap();
+        collect(&mut db, &server, &HashMap::new(), None, true, &[], &mut out).unwrap();
         assert_eq!(out.service_checks()[0].status, Status::Ok);
         assert!(
             out.samples()

@@ -44,6 +44,7 @@ fn server_with(extra: &[&[&str]]) -> FakeDb {
         &["sql_mode", "STRICT_TRANS_TABLES"],
     ];
     let variables: Vec<&[&str]> = usual.iter().chain(extra).copied().collect();
+    performance::answer_no_indexes(&mut db);
     db.answer(
         "SHOW GLOBAL VARIABLES",
         &["Variable_name", "Value"],
@@ -76,6 +77,7 @@ fn with_innodb_status(mut db: FakeDb) -> FakeDb {
         &["Type", "Name", "Status"],
         &[&["InnoDB", "", text]],
     );
+    performance::answer_deadlocks(&mut db, "3");
     db
 }
 

@@ -15,6 +15,11 @@ pub struct Instance {
     /// Count processes by state on every Nth run only: it is the costliest part of a run,
     /// growing with the number of processes.
     pub process_states_every: u32,
+    /// TCP connections by state and UDP sockets (Datadog's network check option; off by
+    /// default, as a busy host has many sockets to count).
+    pub collect_connection_state: bool,
+    /// Cumulative CPU seconds of each core too, beside all cores' (Datadog's cpu check option).
+    pub report_total_percpu: bool,
 }
 
 impl Default for Instance {
@@ -24,6 +29,8 @@ impl Default for Instance {
             excluded_interfaces: Vec::new(),
             excluded_mount_points: Vec::new(),
             process_states_every: 1,
+            collect_connection_state: false,
+            report_total_percpu: false,
         }
     }
 }

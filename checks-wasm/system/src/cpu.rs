@@ -127,12 +127,24 @@ fn percentages(now: &Times, before: &Times) -> Option<[(&'static str, f64); 7]> 
     ])
 }
 
-/// Emits cpu metrics; percentages need the previous run.
-pub fn emit(now: &CpuStat, before: Option<&CpuStat>, out: &mut Output) {
+/// /proc/stat counts in USER_HZ, which Linux fixes at 100 for user space.
+const JIFFIES_PER_SECOND: f64 = 100.0;
+
+/// Emits cpu metrics; percentages need the previous run. `per_core` adds the cumulative
+/// seconds of each core to those of all (Datadog's `report_total_percpu`).
+pub fn emit(now: &CpuStat, before: Option<&CpuStat>, per_core: bool, out: &mut Output) {
     out.gauge("system.cpu.num_cores", now.cores() as f64, &[]);
-    out.rate("system.cpu.context_switches", now.context_switches, &[]);
-    out.rate("system.cpu.interrupts", now.interrupts, &[]);
-    out.rate("system.processes.forks", now.forks, &[]);
+    out.monotonic_count("system.cpu.context_switches", now.context_switches, &[]);
+    // linux_proc_extras' names for the same counters.
+    out.monotonic_count("system.linux.context_switches", now.context_switches, &[]);
+    out.monotonic_count("system.linux.interrupts", now.interrupts, &[]);
+    out.monotonic_count("system.linux.processes_created", now.forks, &[]);
+    emit_totals(&now.total, "core:cpu-total", out);
+    if per_core {
+        for (core, times) in now.per_core.iter().enumerate() {
+            emit_totals(times, &format!("core:cpu{core}"), out);
+        }
+    }
     out.gauge("system.processes.runnable", now.procs_running, &[]);
     out.gauge("system.processes.blocked", now.procs_blocked, &[]);
     let Some(before) = before else { return };
@@ -148,6 +160,28 @@ pub fn emit(now: &CpuStat, before: Option<&CpuStat>, out: &mut Output) {
                 out.gauge(&format!("system.core.{name}"), value, &[&tag]);
             }
         }
+    }
+}
+
+/// Seconds spent in each mode since boot, as the Go cpu check's `system.cpu.*.total`.
+fn emit_totals(t: &Times, tag: &str, out: &mut Output) {
+    for (mode, jiffies) in [
+        ("user", t.user),
+        ("nice", t.nice),
+        ("system", t.system),
+        ("idle", t.idle),
+        ("iowait", t.iowait),
+        ("irq", t.irq),
+        ("softirq", t.softirq),
+        ("steal", t.steal),
+        ("guest", t.guest),
+        ("guestnice", t.guest_nice),
+    ] {
+        out.gauge(
+            &format!("system.cpu.{mode}.total"),
+            jiffies / JIFFIES_PER_SECOND,
+            &[tag],
+        );
     }
 }
 
@@ -190,12 +224,13 @@ mod tests {
     #[test]
     fn first_run_emits_no_percentages() {
         let mut out = Output::new(0);
-        emit(&parse(BEFORE).unwrap(), None, &mut out);
+        emit(&parse(BEFORE).unwrap(), None, false, &mut out);
         assert!(!out.samples().iter().any(|s| s.name == "system.cpu.user"));
         let mut out = Output::new(0);
         emit(
             &parse(AFTER).unwrap(),
             Some(&parse(BEFORE).unwrap()),
+            true,
             &mut out,
         );
         let cores = out
@@ -204,6 +239,21 @@ mod tests {
             .filter(|s| s.name == "system.core.idle")
             .count();
         assert_eq!(cores, 2);
+        let user_totals: Vec<_> = out
+            .samples()
+            .iter()
+            .filter(|s| s.name == "system.cpu.user.total")
+            .map(|s| (s.value, s.tags[0].as_str()))
+            .collect();
+        assert_eq!(
+            user_totals,
+            [
+                (1.5, "core:cpu-total"),
+                (0.75, "core:cpu0"),
+                (0.75, "core:cpu1")
+            ],
+            "seconds, all cores and each"
+        );
     }
 
     #[test]

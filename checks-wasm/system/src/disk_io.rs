@@ -45,7 +45,9 @@ pub fn parse(text: &str) -> Vec<DiskStat> {
         .collect()
 }
 
-/// Emits counters as host-computed rates, and latencies that need the previous run.
+/// Emits what the Go io check and the Python disk check send per device: request counters as
+/// host-computed rates, time spent as counters, and the iostat figures that need the
+/// previous run.
 pub fn emit(
     disks: &[DiskStat],
     previous: Option<(&Vec<DiskStat>, i64)>,
@@ -54,32 +56,54 @@ pub fn emit(
     out: &mut Output,
 ) {
     for disk in disks.iter().filter(|d| config.wants_device(&d.name)) {
-        let tag = format!("device:{}", disk.name);
-        let tags = [tag.as_str()];
+        let device = format!("device:{}", disk.name);
+        let device_name = format!("device_name:{}", disk.name);
+        let tags = [device.as_str(), device_name.as_str()];
         out.rate("system.io.r_s", disk.reads, &tags);
         out.rate("system.io.w_s", disk.writes, &tags);
         out.rate("system.io.rrqm_s", disk.reads_merged, &tags);
         out.rate("system.io.wrqm_s", disk.writes_merged, &tags);
-        // 512-byte sectors, reported in KiB.
-        out.rate("system.io.rkb_s", disk.sectors_read / 2.0, &tags);
-        out.rate("system.io.wkb_s", disk.sectors_written / 2.0, &tags);
-        // Milliseconds busy per second of wall time, in percent.
-        out.rate("system.io.util", disk.ms_doing_io / 10.0, &tags);
-        out.rate("system.io.avg_q_sz", disk.weighted_ms / 1000.0, &tags);
+        out.monotonic_count("system.disk.read_time", disk.ms_reading, &tags);
+        out.monotonic_count("system.disk.write_time", disk.ms_writing, &tags);
+        // Milliseconds per second, over 10: percent of the time.
+        out.rate("system.disk.read_time_pct", disk.ms_reading / 10.0, &tags);
+        out.rate("system.disk.write_time_pct", disk.ms_writing / 10.0, &tags);
 
         let before = previous.and_then(|(prev, prev_ms)| {
             let d = prev.iter().find(|p| p.name == disk.name)?;
-            (now_ms > prev_ms).then_some(d)
+            (now_ms > prev_ms).then_some((d, (now_ms - prev_ms) as f64))
         });
-        if let Some(before) = before {
-            emit_latencies(disk, before, &tags, out);
+        if let Some((before, elapsed_ms)) = before {
+            emit_iostat(disk, before, elapsed_ms, &tags, out);
         }
     }
 }
 
-/// await, r_await, w_await (ms per request), avg_rq_sz (sectors per request), svctm.
-fn emit_latencies(now: &DiskStat, before: &DiskStat, tags: &[&str], out: &mut Output) {
+/// iostat's figures over the `elapsed_ms` since `before`: KiB/s, queue size, utilisation
+/// (percent), await, r_await, w_await (ms per request), avg_rq_sz (sectors per request),
+/// svctm.
+fn emit_iostat(
+    now: &DiskStat,
+    before: &DiskStat,
+    elapsed_ms: f64,
+    tags: &[&str],
+    out: &mut Output,
+) {
     let d = |a: f64, b: f64| (a - b).max(0.0);
+    let seconds = elapsed_ms / 1000.0;
+    // 512-byte sectors, reported in KiB.
+    let read_kib = d(now.sectors_read, before.sectors_read) / 2.0;
+    let written_kib = d(now.sectors_written, before.sectors_written) / 2.0;
+    out.gauge("system.io.rkb_s", read_kib / seconds, tags);
+    out.gauge("system.io.wkb_s", written_kib / seconds, tags);
+    out.gauge(
+        "system.io.avg_q_sz",
+        d(now.weighted_ms, before.weighted_ms) / elapsed_ms,
+        tags,
+    );
+    let busy_ms = d(now.ms_doing_io, before.ms_doing_io);
+    out.gauge("system.io.util", busy_ms * 100.0 / elapsed_ms, tags);
+
     let reads = d(now.reads, before.reads);
     let writes = d(now.writes, before.writes);
     let ios = reads + writes;
@@ -89,14 +113,12 @@ fn emit_latencies(now: &DiskStat, before: &DiskStat, tags: &[&str], out: &mut Ou
     out.gauge("system.io.r_await", per(read_ms, reads), tags);
     out.gauge("system.io.w_await", per(write_ms, writes), tags);
     out.gauge("system.io.await", per(read_ms + write_ms, ios), tags);
-    let sectors =
-        d(now.sectors_read, before.sectors_read) + d(now.sectors_written, before.sectors_written);
-    out.gauge("system.io.avg_rq_sz", per(sectors, ios), tags);
     out.gauge(
-        "system.io.svctm",
-        per(d(now.ms_doing_io, before.ms_doing_io), ios),
+        "system.io.avg_rq_sz",
+        per((read_kib + written_kib) * 2.0, ios),
         tags,
     );
+    out.gauge("system.io.svctm", per(busy_ms, ios), tags);
 }
 
 #[cfg(test)]
@@ -132,12 +154,20 @@ mod tests {
             &crate::Instance::default(),
             &mut out,
         );
-        assert!(out.samples().iter().all(|s| s.tags == ["device:vda"]));
+        assert!(
+            out.samples()
+                .iter()
+                .all(|s| s.tags == ["device:vda", "device_name:vda"])
+        );
         // 40 I/Os took 10 + 90 ms.
         assert_eq!(value(&out, "system.io.await"), 2.5);
         assert_eq!(value(&out, "system.io.r_await"), 1.0);
         assert_eq!(value(&out, "system.io.w_await"), 3.0);
         assert_eq!(value(&out, "system.io.avg_rq_sz"), 8.0);
-        assert_eq!(value(&out, "system.io.wkb_s"), 920.0);
+        // 240 sectors in one second.
+        assert_eq!(value(&out, "system.io.wkb_s"), 120.0);
+        // 40 ms busy of 1000.
+        assert_eq!(value(&out, "system.io.util"), 4.0);
+        assert_eq!(value(&out, "system.disk.write_time"), 240.0);
     }
 }

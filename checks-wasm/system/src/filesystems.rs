@@ -68,7 +68,8 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Emits `system.disk.*` (KiB, as Datadog) and `system.fs.inodes.*` per mount.
+/// Emits `system.disk.*` (KiB, as Datadog) and `system.fs.inodes.*` per mount, tagged as
+/// Datadog's disk check tags them (`device:`, `device_name:`) and by mount point and type.
 pub fn emit(mounts: &[Mount], config: &crate::Instance, out: &mut Output) {
     for mount in mounts
         .iter()
@@ -87,9 +88,18 @@ pub fn emit(mounts: &[Mount], config: &crate::Instance, out: &mut Output) {
 
 fn emit_usage(mount: &Mount, u: &fs_usage::Usage, out: &mut Output) {
     let device = format!("device:{}", mount.device);
+    let device_name = format!(
+        "device_name:{}",
+        mount.device.rsplit('/').next().unwrap_or_default()
+    );
     let mount_point = format!("mount_point:{}", mount.mount_point);
     let fs_type = format!("filesystem:{}", mount.fs_type);
-    let tags = [device.as_str(), mount_point.as_str(), fs_type.as_str()];
+    let tags = [
+        device.as_str(),
+        device_name.as_str(),
+        mount_point.as_str(),
+        fs_type.as_str(),
+    ];
     let kib = |b: u64| b as f64 / 1024.0;
     let used = u.total_bytes.saturating_sub(u.free_bytes);
     out.gauge("system.disk.total", kib(u.total_bytes), &tags);
@@ -98,18 +108,18 @@ fn emit_usage(mount: &Mount, u: &fs_usage::Usage, out: &mut Output) {
     // As df: used over what an unprivileged user could have.
     let usable = used + u.available_bytes;
     if usable > 0 {
-        out.gauge("system.disk.in_use", used as f64 / usable as f64, &tags);
+        let in_use = used as f64 / usable as f64;
+        out.gauge("system.disk.in_use", in_use, &tags);
+        out.gauge("system.disk.utilized", in_use * 100.0, &tags);
     }
     let inodes_used = u.total_inodes.saturating_sub(u.free_inodes);
     out.gauge("system.fs.inodes.total", u.total_inodes as f64, &tags);
     out.gauge("system.fs.inodes.used", inodes_used as f64, &tags);
     out.gauge("system.fs.inodes.free", u.free_inodes as f64, &tags);
     if u.total_inodes > 0 {
-        out.gauge(
-            "system.fs.inodes.in_use",
-            inodes_used as f64 / u.total_inodes as f64,
-            &tags,
-        );
+        let in_use = inodes_used as f64 / u.total_inodes as f64;
+        out.gauge("system.fs.inodes.in_use", in_use, &tags);
+        out.gauge("system.fs.inodes.utilized", in_use * 100.0, &tags);
     }
 }
 
@@ -150,5 +160,11 @@ mod tests {
         assert_eq!(v("system.disk.used"), 240.0);
         assert_eq!(v("system.disk.in_use"), 60.0 / 90.0);
         assert_eq!(v("system.fs.inodes.in_use"), 0.25);
+        assert_eq!(v("system.fs.inodes.utilized"), 25.0);
+        assert!(
+            out.samples()[0]
+                .tags
+                .contains(&"device_name:vda".to_string())
+        );
     }
 }

@@ -6,16 +6,22 @@
 //! Rust and unit-tested natively against fixtures.
 
 mod config;
+mod connections;
+mod conntrack;
 mod cpu;
 mod disk_io;
 mod file_handles;
 mod filesystems;
+mod kernel;
 mod load;
 mod memory;
+mod net_interfaces;
+mod net_protocols;
 mod network;
 mod processes;
 mod sources;
 mod uptime;
+mod vmstat;
 
 use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output};
 
@@ -38,7 +44,7 @@ impl Check for System {
             "system",
             env!("CARGO_PKG_VERSION"),
             15,
-            "cpu, load, memory, swap, disk I/O, filesystems, network, processes, uptime",
+            "cpu, load, memory, swap, disk I/O, filesystems, network, processes, uptime, kernel",
         )
     }
 
@@ -51,15 +57,36 @@ impl Check for System {
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
-        let snapshot = Snapshot::read(out.timestamp_ms())?;
+        let snapshot = Snapshot::read(out.timestamp_ms(), self.config.collect_connection_state)?;
         let previous = self.previous.as_ref();
 
-        cpu::emit(&snapshot.cpu, previous.map(|p| &p.cpu), out);
+        cpu::emit(
+            &snapshot.cpu,
+            previous.map(|p| &p.cpu),
+            self.config.report_total_percpu,
+            out,
+        );
         load::emit(&snapshot.load, snapshot.cpu.cores(), out);
         memory::emit(&snapshot.memory, out);
         uptime::emit(snapshot.uptime, out);
         file_handles::emit(&snapshot.file_handles, out);
         network::emit(&snapshot.network, &self.config, out);
+        let interfaces: Vec<&str> = snapshot
+            .network
+            .iter()
+            .map(|i| i.name.as_str())
+            .filter(|i| self.config.wants_interface(i))
+            .collect();
+        net_interfaces::emit(&net_interfaces::read(&interfaces), out);
+        net_protocols::emit(&snapshot.protocols, out);
+        conntrack::emit(&conntrack::read(), out);
+        if let Some(c) = &snapshot.connections {
+            connections::emit(c, out);
+        }
+        if let Some(v) = &snapshot.vmstat {
+            vmstat::emit(v, out);
+        }
+        kernel::emit(&snapshot.kernel, out);
         disk_io::emit(
             &snapshot.disks,
             previous.map(|p| (&p.disks, p.timestamp_ms)),

@@ -50,7 +50,8 @@ pub fn emit(mem: &MemInfo, out: &mut Output) {
         ("shared", "Shmem"),
         ("slab", "Slab"),
         ("page_tables", "PageTables"),
-        ("committed", "Committed_AS"),
+        ("slab_reclaimable", "SReclaimable"),
+        ("committed_as", "Committed_AS"),
         ("commit_limit", "CommitLimit"),
     ] {
         out.gauge(&format!("system.mem.{name}"), mib(mem.kb(key)), &[]);
@@ -61,9 +62,13 @@ pub fn emit(mem: &MemInfo, out: &mut Output) {
     out.gauge("system.swap.free", mib(swap_free), &[]);
     out.gauge("system.swap.used", mib(swap_total - swap_free), &[]);
     out.gauge("system.swap.cached", mib(mem.kb("SwapCached")), &[]);
-    if swap_total > 0.0 {
-        out.gauge("system.swap.pct_free", swap_free / swap_total, &[]);
-    }
+    // As gopsutil: no swap at all is none of it used.
+    let pct_free = if swap_total > 0.0 {
+        swap_free / swap_total
+    } else {
+        1.0
+    };
+    out.gauge("system.swap.pct_free", pct_free, &[]);
 }
 
 #[cfg(test)]
@@ -97,10 +102,10 @@ mod tests {
             &mut out,
         );
         assert_eq!(value(&out, "system.mem.usable"), 400.0 / 1024.0);
-        assert!(
-            !out.samples()
-                .iter()
-                .any(|s| s.name == "system.swap.pct_free")
+        assert_eq!(
+            value(&out, "system.swap.pct_free"),
+            1.0,
+            "no swap, none used"
         );
     }
 }

@@ -33,7 +33,7 @@ pub fn parse(text: &str) -> Vec<Interface> {
         .collect()
 }
 
-/// Emits Datadog's `system.net.*` rates tagged `device:<interface>`.
+/// Emits Datadog's `system.net.*` rates tagged `device:` and `device_name:` (the interface).
 pub fn emit(interfaces: &[Interface], config: &crate::Instance, out: &mut Output) {
     const RX: [&str; 4] = [
         "system.net.bytes_rcvd",
@@ -51,10 +51,11 @@ pub fn emit(interfaces: &[Interface], config: &crate::Instance, out: &mut Output
         .iter()
         .filter(|i| config.wants_interface(&i.name))
     {
-        let tag = format!("device:{}", iface.name);
+        let device = format!("device:{}", iface.name);
+        let device_name = format!("device_name:{}", iface.name);
         for (names, values) in [(RX, iface.rx), (TX, iface.tx)] {
             for (name, value) in names.iter().zip(values) {
-                out.rate(name, value, &[&tag]);
+                out.rate(name, value, &[&device, &device_name]);
             }
         }
     }
@@ -87,6 +88,10 @@ mod tests {
         let mut out = Output::new(0);
         emit(&parse(NET_DEV), &config, &mut out);
         assert_eq!(out.samples().len(), 8);
-        assert!(out.samples().iter().all(|s| s.tags == ["device:eth0"]));
+        assert!(
+            out.samples()
+                .iter()
+                .all(|s| s.tags == ["device:eth0", "device_name:eth0"])
+        );
     }
 }
