@@ -448,3 +448,69 @@ fn datadogs_mysql_config_carries_over() {
         assert!(stderr.contains(expected), "{expected} in: {stderr}");
     }
 }
+
+/// README's table of the names the checks send that no Datadog list holds:
+/// `| \`name\` | kind | unit | tags | meaning |` rows between the markers.
+fn readme_metrics() -> BTreeMap<String, String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme
+        .split("<!-- wasmon's own metrics -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- end -->").next())
+        .expect("README holds the table of wasmon's own metrics between its markers");
+    table
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((name.to_string(), cells.get(2)?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn wasmons_own_names_are_documented() {
+    let server = reference_server();
+    let all_options = "    options: {replication: true, extra_status_metrics: true, \
+        extra_innodb_metrics: true, extra_performance_metrics: true, schema_size_metrics: true, \
+        table_size_metrics: true}\n";
+    let docs = [system_report(true), mysql_report(&server, all_options)];
+    let datadog: BTreeSet<String> = [
+        "dd-go-core-linux.txt",
+        "dd-disk.txt",
+        "dd-network.txt",
+        "dd-linux-proc-extras.txt",
+        "dd-mysql-all-options.txt",
+    ]
+    .iter()
+    .flat_map(|f| {
+        fixture(f)
+            .lines()
+            .filter_map(|l| l.split('\t').next().map(str::to_string))
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    let documented = readme_metrics();
+    let mut problems = Vec::new();
+    let mut own = BTreeSet::new();
+    for doc in &docs {
+        for (name, kinds) in sent(doc) {
+            if datadog.contains(&name) || name.starts_with("wasmon.") {
+                continue;
+            }
+            let kind = kinds.into_iter().next().unwrap();
+            match documented.get(&name) {
+                Some(k) if *k == kind => {}
+                Some(k) => problems.push(format!("{name}: README says {k}, sent as {kind}")),
+                None => problems.push(format!("| `{name}` | {kind} | ? | ? | ? |: not in README")),
+            }
+            own.insert(name);
+        }
+    }
+    for name in documented.keys() {
+        if !own.contains(name) {
+            problems.push(format!("{name}: in README, not sent"));
+        }
+    }
+    assert_none(problems);
+}
