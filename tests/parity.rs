@@ -262,9 +262,11 @@ fn connection_states_count_what_is_open() {
         "{listening} listening sockets, the test holds {}",
         listeners.len()
     );
-    // Off by default, as in Datadog's network check.
+    // Off by default, as in Datadog's network check, whose default list is then matched.
     let doc = system_report(false);
     assert!(last_run(&doc, "system.net.tcp4.listening").is_empty());
+    let list = "dd-network-defaults.txt";
+    assert_none(compare(list, &datadog_list(list), &doc));
 }
 
 /// The reference server: MariaDB with performance_schema and the binary log, not a replica,
@@ -326,6 +328,13 @@ fn mysql_check_sends_what_datadogs_mysql_check_sends() {
         &all,
     ));
     assert_none(problems);
+    for (what, doc) in [("defaults", &defaults), ("all options", &all)] {
+        let run = last_run(doc, "wasmon.check.run_time");
+        eprintln!(
+            "mysql run, {what}: {:?} (wasmon.check.run_time)",
+            run.first().map(|r| r.0)
+        );
+    }
 
     // Tags as Datadog sets them, and values the server agrees with.
     let tables = last_run(&all, "mysql.info.table.data_size");
