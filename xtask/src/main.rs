@@ -34,6 +34,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("mariadb-server", "/usr/sbin/mariadbd"),
     ("victoria-metrics", "/usr/bin/victoria-metrics"),
     ("systemd", "/usr/bin/systemd-analyze"),
+    ("etcd-server", "/usr/bin/etcd"),
 ];
 
 /// What the packaging check installs, beside cargo-deb from crates.io.

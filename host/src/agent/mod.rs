@@ -2,6 +2,7 @@
 //! reloads when files change (watched), on SIGHUP, on API request, and every `rescan_secs`.
 
 mod pidfile;
+mod placement;
 mod self_metrics;
 mod status;
 mod supervisor;
@@ -14,10 +15,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use pidfile::PidFile;
+use placement::Placement;
 pub use self_metrics::resident_bytes;
 pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 
+use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
@@ -78,14 +81,25 @@ pub struct Agent {
     task: JoinHandle<Supervisor>,
     self_metrics: JoinHandle<()>,
     sinks: Sinks,
+    cluster: Option<Cluster>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Agent {
-    /// Loads every check, starts its instances and begins watching for changes. Problems are
-    /// logged; whatever is valid runs.
+    /// Loads every check, joins the cluster group (if any), starts the instances that run here
+    /// and begins watching for changes. Problems are logged; whatever is valid runs.
     pub async fn start(config: &AgentConfig, runtime: &Runtime, sinks: Sinks) -> Self {
-        let mut supervisor = Supervisor::new(config.clone(), runtime.clone(), &sinks);
+        let cluster = config.cluster.as_ref().and_then(|group| {
+            let member = group.member.clone().unwrap_or_else(|| config.hostname());
+            Cluster::join(group, &member)
+                .inspect_err(|e| tracing::error!("cluster checks run nowhere: {e}"))
+                .ok()
+        });
+        let placement = cluster
+            .as_ref()
+            .map_or_else(Placement::everything, Placement::cluster);
+        let mut supervisor =
+            Supervisor::new(config.clone(), runtime.clone(), &sinks, placement.clone());
         let first = supervisor.reconcile().await;
         let report = supervisor.status();
         tracing::info!(
@@ -106,13 +120,21 @@ impl Agent {
         };
         let rescan = Duration::from_secs(config.rescan_secs.max(1));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(supervisor, rx, rescan, first, shutdown.clone()));
+        let task = tokio::spawn(serve(
+            supervisor,
+            rx,
+            placement,
+            rescan,
+            first,
+            shutdown.clone(),
+        ));
         let mut tags = vec![format!("host:{}", config.hostname())];
         tags.extend(config.tags.iter().cloned());
         tags.sort();
         let self_metrics = tokio::spawn(self_metrics::run(
             sinks.handles(),
             sinks.sender(),
+            cluster.as_ref().map(|c| c.state.clone()),
             tags,
             Duration::from_secs_f64(config.self_metrics_secs.clamp(0.1, 86_400.0)),
             shutdown.clone(),
@@ -123,6 +145,7 @@ impl Agent {
             task,
             self_metrics,
             sinks,
+            cluster,
             _watcher: watcher,
         }
     }
@@ -132,9 +155,13 @@ impl Agent {
         self.handle.clone()
     }
 
-    /// Stops every instance (runs in progress get a grace period) and flushes the sinks.
+    /// Leaves the cluster group, stops every instance (runs in progress get a grace period)
+    /// and flushes the sinks.
     pub async fn stop(self) {
         self.shutdown.cancel();
+        if let Some(cluster) = self.cluster {
+            cluster.leave().await;
+        }
         drop(self._watcher);
         match self.task.await {
             Ok(supervisor) => supervisor.stop(STOP_GRACE).await,
@@ -149,6 +176,7 @@ impl Agent {
 async fn serve(
     mut supervisor: Supervisor,
     mut requests: mpsc::Receiver<Request>,
+    mut placement: Placement,
     rescan: Duration,
     first: Outcome,
     shutdown: CancellationToken,
@@ -201,6 +229,7 @@ async fn serve(
                 }
             },
             _ = timer.tick() => retry = next_retry(supervisor.reconcile().await),
+            () = placement.moved() => retry = next_retry(supervisor.reconcile().await),
             () = tokio::time::sleep_until(retry_at), if retry.is_some() => {
                 retry = next_retry(supervisor.reconcile().await);
             }

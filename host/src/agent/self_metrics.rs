@@ -1,10 +1,14 @@
 //! The agent's own metrics, sent like any other series: what each sink did since the last
-//! report (`wasmon.sink.*`), and the agent's resident memory and CPU (`wasmon.agent.*`).
+//! report (`wasmon.sink.*`), the agent's resident memory and CPU (`wasmon.agent.*`), and its
+//! cluster group (`wasmon.cluster.*` and the `wasmon.cluster.etcd` service check).
 //! Per-instance runs, failures, timeouts and run times go out with each run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+
+use crate::cluster::ClusterState;
 
 use crate::model::{Payload, Series, SeriesKind};
 use crate::scheduler::now_ms;
@@ -14,12 +18,14 @@ use crate::sinks::{PayloadSender, SinkHandle, StatsSnapshot};
 pub async fn run(
     sinks: Vec<SinkHandle>,
     sender: PayloadSender,
+    cluster: Option<Arc<ClusterState>>,
     tags: Vec<String>,
     every: Duration,
     stop: CancellationToken,
 ) {
     let mut previous: Vec<StatsSnapshot> = sinks.iter().map(|s| s.stats.snapshot()).collect();
     let mut cpu_before = process_cpu_seconds();
+    let mut rebalanced = 0;
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
@@ -51,10 +57,16 @@ pub async fn run(
             ));
         }
         cpu_before = process_cpu_seconds();
+        let mut service_checks = Vec::new();
+        if let Some(cluster) = &cluster {
+            let (more, check) = cluster.metrics(&tags, timestamp_ms, &mut rebalanced);
+            series.extend(more);
+            service_checks.push(check);
+        }
         sender
             .send(Payload {
                 series,
-                service_checks: Vec::new(),
+                service_checks,
             })
             .await;
     }

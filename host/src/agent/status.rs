@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::ClusterReport;
 use crate::scheduler::InstanceStatus;
 use crate::sinks::StatsSnapshot;
 
@@ -20,6 +21,9 @@ pub struct StatusReport {
     /// Every remote sink.
     #[serde(default)]
     pub sinks: Vec<SinkReport>,
+    /// The cluster group, when the agent is in one.
+    #[serde(default)]
+    pub cluster: Option<ClusterReport>,
 }
 
 /// One remote sink.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::catalog::{
     ModuleCache, Origin, config_files, failure_report, load_cached, missing_module,
@@ -104,11 +105,15 @@ pub struct Supervisor {
     started_with: AgentConfig,
     /// A reload of `wasmon.yaml` that failed or left changes for a restart.
     config_problem: Option<String>,
+    /// Which instances run here.
+    placement: Placement,
+    /// The instances running here because the cluster group placed them here.
+    placed: BTreeSet<(String, usize)>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet, sending to `sinks`.
-    pub fn new(config: AgentConfig, runtime: Runtime, sinks: &Sinks) -> Self {
+    pub fn new(config: AgentConfig, runtime: Runtime, sinks: &Sinks, placement: Placement) -> Self {
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
             config: config.clone(),
@@ -124,6 +129,8 @@ impl Supervisor {
             orphans: sinks.orphans().to_vec(),
             started_with: config,
             config_problem: None,
+            placement,
+            placed: BTreeSet::new(),
         }
     }
 
@@ -134,6 +141,7 @@ impl Supervisor {
         let mut problems = Vec::new();
         let mut outcome = Outcome::Done;
         let mut desired: BTreeSet<(String, usize)> = BTreeSet::new();
+        let mut placed: BTreeSet<(String, usize)> = BTreeSet::new();
         // Checks whose running instances stay as they are (broken config, module in flux).
         let mut untouched: HashSet<String> = HashSet::new();
         let files = match config_files(&self.config.conf_d) {
@@ -164,7 +172,9 @@ impl Supervisor {
                 continue;
             };
             match self.module_state(&file.check, &module_path) {
-                ModuleState::Ready => self.prepare_changed(&file, &mut desired, &mut jobs),
+                ModuleState::Ready => {
+                    self.prepare_changed(&file, &mut desired, &mut placed, &mut jobs)
+                }
                 ModuleState::Settling => {
                     outcome = Outcome::RetrySoon;
                     untouched.insert(file.check.clone());
@@ -196,7 +206,7 @@ impl Supervisor {
                     loaded: Ok((module, origin)),
                 }) => {
                     self.loaded(&file.check, module, origin, path, stamp);
-                    self.prepare_changed(&file, &mut desired, &mut jobs);
+                    self.prepare_changed(&file, &mut desired, &mut placed, &mut jobs);
                 }
                 Ok(Job::Loaded {
                     file,
@@ -247,6 +257,20 @@ impl Supervisor {
             }
             keep
         });
+        placed.extend(
+            self.placed
+                .iter()
+                .filter(|k| untouched.contains(&k.0))
+                .cloned(),
+        );
+        self.placed = placed;
+        self.placement.set_owned(
+            self.placed
+                .iter()
+                .filter(|k| self.running.contains_key(*k))
+                .map(|(check, index)| format!("{check}[{index}]"))
+                .collect(),
+        );
         self.modules.retain(|check, _| {
             desired.iter().any(|(c, _)| c == check) || untouched.contains(check)
         });
@@ -330,12 +354,13 @@ impl Supervisor {
         }
     }
 
-    /// Marks `file`'s instances desired and prepares, each on its own task, those whose
-    /// config or module changed.
+    /// Marks `file`'s instances that run here desired (and `placed`, those the cluster group
+    /// put here) and prepares, each on its own task, those whose config or module changed.
     fn prepare_changed(
         &self,
         file: &Arc<CheckFile>,
         desired: &mut BTreeSet<(String, usize)>,
+        placed: &mut BTreeSet<(String, usize)>,
         jobs: &mut JoinSet<Job>,
     ) {
         let Some(loaded) = self.modules.get(&file.check) else {
@@ -344,7 +369,13 @@ impl Supervisor {
         let module_and_agent =
             hash_str(&loaded.module.sha256) ^ self.config.inherited_fingerprint();
         for instance in &file.instances {
+            if !self.placement.runs_here(&file.check, instance) {
+                continue;
+            }
             let key = (file.check.clone(), instance.index);
+            if self.placement.by_group(instance) {
+                placed.insert(key.clone());
+            }
             desired.insert(key.clone());
             let fingerprint = instance.fingerprint ^ module_and_agent;
             let unchanged = |f: u64| f == fingerprint;
@@ -539,6 +570,7 @@ impl Supervisor {
                     status: r.status.get(),
                 })
                 .collect(),
+            cluster: self.placement.report(),
             problems: self
                 .problems
                 .iter()

@@ -16,6 +16,16 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
         .map(|d| d.display().to_string())
         .collect();
     println!("checks.d: {}", dirs.join(", "));
+    match &config.cluster {
+        Some(c) => println!(
+            "cluster:  group `{}` on etcd {} (lease {}s): instances with `cluster_check: true` \
+             run on one live member each",
+            c.group,
+            c.etcd.join(", "),
+            c.lease_secs
+        ),
+        None => println!("cluster:  none: instances with `cluster_check: true` run here"),
+    }
     let catalog = Catalog::load(config, &runtime, None).await;
     let mut problems = catalog.problems.clone();
     for entry in &catalog.entries {
@@ -36,9 +46,15 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
             } else {
                 p.grants.join(", ")
             };
+            let cluster = entry
+                .file
+                .instances
+                .get(p.index)
+                .is_some_and(|i| i.cluster_check);
             println!(
-                "  [{}] OK: every {:?}, timeout {:?}; granted: {grants}",
+                "  [{}] OK{}: every {:?}, timeout {:?}; granted: {grants}",
                 p.index,
+                if cluster { " (cluster check)" } else { "" },
                 p.task.schedule.interval(),
                 p.task.timeout
             );

@@ -95,6 +95,22 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         }
         println!("{sinks}");
     }
+    if let Some(c) = &report.cluster {
+        let etcd = match (c.connected, &c.last_error) {
+            (true, _) => "etcd connected".to_string(),
+            (false, Some(e)) => format!("etcd LOST ({e}): keeping the current share"),
+            (false, None) => "not joined yet".to_string(),
+        };
+        println!(
+            "cluster group {} as {}: {etcd}; {} member(s): {}; {} rebalance(s)",
+            c.group,
+            c.member,
+            c.members.len(),
+            c.members.join(", "),
+            c.rebalances
+        );
+        println!("cluster instances here: {}", c.owned.join(", "));
+    }
     for problem in &report.problems {
         println!("problem: {problem}");
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ConfigError, LogConfig, SinkConfig, yaml};
+use crate::cluster::ClusterConfig;
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +31,8 @@ pub struct AgentConfig {
     pub sinks: Vec<SinkConfig>,
     /// The control API (status, reload, adding and removing instances).
     pub control: ControlConfig,
+    /// The etcd group whose live members share the instances marked `cluster_check: true`.
+    pub cluster: Option<ClusterConfig>,
     /// Seconds between full rescans of conf.d and the checks folders, besides watching them.
     pub rescan_secs: u64,
     /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
@@ -82,6 +85,7 @@ impl Default for AgentConfig {
             defaults: InstanceDefaults::default(),
             sinks: Vec::new(),
             control: ControlConfig::default(),
+            cluster: None,
             rescan_secs: 30,
             self_metrics_secs: 15.0,
             secret_backend_command: None,
@@ -207,6 +211,13 @@ impl AgentConfig {
                 message,
             ));
         }
+        if let Some(cluster) = &config.cluster
+            && let Some((field, message)) = cluster.problems().into_iter().next()
+        {
+            let field = format!("cluster.{field}");
+            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, "cluster"));
+            return Err(ConfigError::field(path, line, field, message));
+        }
         let start = config.defaults.start_timeout;
         if !(0.01..=86_400.0).contains(&start) {
             let field = "defaults.start_timeout";
@@ -264,6 +275,7 @@ impl AgentConfig {
             &r.control.listen,
         );
         keep(&mut pending, "data_dir", &mut self.data_dir, &r.data_dir);
+        keep(&mut pending, "cluster", &mut self.cluster, &r.cluster);
         keep(
             &mut pending,
             "rescan_secs",

@@ -18,7 +18,7 @@ use super::{CommandGrant, CommandLine, ConfigError, ExecOptions, Grants, MysqlGr
 
 /// Keys of an instance that belong to the host, never passed to the check (with the MySQL
 /// connection's secrets, [`SECRET_KEYS`]).
-pub const HOST_KEYS: [&str; 8] = [
+pub const HOST_KEYS: [&str; 9] = [
     "min_collection_interval",
     "timeout",
     "align",
@@ -27,6 +27,7 @@ pub const HOST_KEYS: [&str; 8] = [
     "grants",
     "command",
     "exec",
+    "cluster_check",
 ];
 
 /// The host's keys of one instance, as written.
@@ -56,6 +57,9 @@ struct HostKeys {
     /// How that command runs.
     #[serde(default)]
     exec: Option<ExecOptions>,
+    /// Runs on one member of the agent's cluster group; the file's `cluster_check` when unset.
+    #[serde(default)]
+    cluster_check: Option<bool>,
     /// The MySQL server the instance may query.
     #[serde(flatten)]
     mysql: ConnectionKeys,
@@ -67,6 +71,9 @@ struct HostView {
     #[serde(default)]
     #[allow(dead_code)]
     init_config: IgnoredAny,
+    /// Every instance runs on one member of the cluster group (Datadog's key, at the top).
+    #[serde(default)]
+    cluster_check: bool,
     instances: Vec<HostKeys>,
 }
 
@@ -118,6 +125,11 @@ pub struct InstanceConfig {
     pub check_config: Value,
     /// Hash of `init_config` and everything the instance says: it changes when either does.
     pub fingerprint: u64,
+    /// Runs on exactly one live member of the agent's cluster group.
+    pub cluster_check: bool,
+    /// sha256 of what the instance says (and its rank among identical ones): with the check's
+    /// name, it names the instance alike on every agent with the same config.
+    pub identity: String,
     /// Keys given to the check that look like a misspelt wasmon key, with that key
     /// (`grant` → `grants`), to say so if the instance does not start.
     pub near_misses: Vec<(String, &'static str)>,
@@ -197,6 +209,7 @@ impl CheckFile {
         }
         let mut errors = Vec::new();
         let mut instances = Vec::new();
+        let mut seen = Vec::new();
         for (index, (host, mut own)) in hosts
             .instances
             .into_iter()
@@ -204,6 +217,7 @@ impl CheckFile {
             .enumerate()
         {
             let fingerprint = fingerprint(&checks.init_config, &own);
+            let identity = identity(&own, &mut seen);
             for key in HOST_KEYS.iter().chain(&SECRET_KEYS) {
                 own.remove(*key);
             }
@@ -267,6 +281,8 @@ impl CheckFile {
                 grants,
                 check_config: Value::Object(own),
                 fingerprint,
+                cluster_check: host.cluster_check.unwrap_or(hosts.cluster_check),
+                identity,
             });
         }
         if !errors.is_empty() {
@@ -299,6 +315,19 @@ fn fingerprint(init_config: &Value, instance: &Map<String, Value>) -> u64 {
     std::hash::Hash::hash(&init_config.to_string(), &mut hasher);
     std::hash::Hash::hash(&Value::Object(instance.clone()).to_string(), &mut hasher);
     std::hash::Hasher::finish(&hasher)
+}
+
+/// The hex sha256 of an instance's whole config, with `#n` for the n-th repeat of one seen
+/// before in the same file.
+fn identity(instance: &Map<String, Value>, seen: &mut Vec<String>) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(Value::Object(instance.clone()).to_string()));
+    let repeats = seen.iter().filter(|d| **d == digest).count();
+    seen.push(digest.clone());
+    match repeats {
+        0 => digest,
+        n => format!("{digest}#{n}"),
+    }
 }
 
 /// `conf.d/mysql.yaml` configures the check `mysql`.
@@ -390,6 +419,32 @@ mod tests {
     }
 
     #[test]
+    fn identities_follow_what_an_instance_says_not_where_it_is() {
+        let a = parse("instances:\n  - port: 1\n  - port: 2\n  - port: 1\n").unwrap();
+        let b = parse(
+            "cluster_check: true\ninstances:\n  - port: 2\n  - port: 1\n    cluster_check: false\n",
+        )
+        .unwrap();
+        let ids = |f: &CheckFile| {
+            f.instances
+                .iter()
+                .map(|i| i.identity.clone())
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (ids(&a), ids(&b));
+        assert_eq!(a[1], b[0]);
+        assert_eq!(a[2], format!("{}#1", a[0]));
+        assert_ne!(a[0], b[1], "the instance's own keys are part of it");
+        let b = parse(
+            "cluster_check: true\ninstances:\n  - port: 2\n  - port: 1\n    cluster_check: false\n",
+        )
+        .unwrap();
+        assert!(b.instances[0].cluster_check);
+        assert!(!b.instances[1].cluster_check);
+        assert!(b.instances[1].check_config.get("cluster_check").is_none());
+    }
+
+    #[test]
     fn a_command_is_a_grant() {
         let f = parse(
             "instances:\n  - command: [\"true\"]\n    exec: {timeout: 2}\n    metric_name: x\n",
@@ -417,7 +472,7 @@ mod tests {
     #[test]
     fn typos_and_broken_yaml() {
         let e = parse("instance:\n  - {}\n").unwrap_err();
-        assert!(e.to_string().contains("conf.d/demo.yaml:1: unknown field `instance`, expected `init_config` or `instances`"), "{e}");
+        assert!(e.to_string().contains("conf.d/demo.yaml:1: unknown field `instance`, expected one of `init_config`, `cluster_check`, `instances`"), "{e}");
         let e = parse("instances:\n  - limits: {memory_mb: 3}\n").unwrap_err();
         assert!(
             e.to_string()

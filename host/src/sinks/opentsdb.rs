@@ -90,7 +90,7 @@ impl Telnet {
                 SendError::retry(format!(
                     "{}: {}",
                     self.address,
-                    super::transport::error_chain(&e)
+                    crate::error_chain::error_chain(&e)
                 ))
             })?;
         Ok(BufReader::new(stream))

@@ -8,6 +8,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RE
 
 use super::{datadog, influx, opentsdb, remote_write};
 use crate::config::{OpentsdbProtocol, SinkConfig};
+use crate::error_chain::error_chain;
 use crate::model::Series;
 
 /// Why a batch was not delivered.
@@ -210,23 +211,6 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     );
     encoder.write_all(data).map_err(|e| e.to_string())?;
     encoder.finish().map_err(|e| e.to_string())
-}
-
-/// An error with its causes, `outer: inner: innermost` (a cause its parent already says is
-/// not repeated): "error sending request" alone does not tell a refused connection from TLS
-/// spoken to a plain port.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Bytes of a refusal's body kept for the log.
