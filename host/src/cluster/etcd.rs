@@ -199,7 +199,8 @@ impl Etcd {
         Err(last.unwrap_or_else(|| self.error("no endpoint configured".into())))
     }
 
-    fn error(&self, message: String) -> EtcdError {
+    /// An error about the endpoint asked last.
+    pub fn error(&self, message: String) -> EtcdError {
         let at = self.current.load(Ordering::Relaxed);
         EtcdError {
             endpoint: self.endpoints.get(at).cloned().unwrap_or_default(),

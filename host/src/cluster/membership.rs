@@ -143,10 +143,9 @@ impl Member {
                     () = stop.cancelled() => return Ended::Stopped,
                     _ = keep_alive.tick() => match self.etcd.keep_alive(lease).await {
                         Ok(true) => {}
-                        Ok(false) => return Ended::Lost(EtcdError {
-                            endpoint: String::new(),
-                            message: format!("lease {lease:x} expired"),
-                        }),
+                        Ok(false) => return Ended::Lost(
+                            self.etcd.error(format!("lease {lease:x} expired")),
+                        ),
                         Err(e) => return Ended::Lost(e),
                     },
                     changed = watch.changed() => match changed {
@@ -168,10 +167,10 @@ impl Member {
             .collect();
         if !members.contains(&self.name) {
             // Deleted by hand, or a lease etcd dropped: register again rather than own nothing.
-            return Err(EtcdError {
-                endpoint: String::new(),
-                message: format!("this agent's key {}{} is gone", self.prefix, self.name),
-            });
+            return Err(self.etcd.error(format!(
+                "this agent's key {}{} is gone",
+                self.prefix, self.name
+            )));
         }
         let assignment = Assignment::new(&self.name, members);
         let names: Vec<String> = assignment.members().map(str::to_string).collect();

@@ -216,8 +216,10 @@ impl CheckFile {
             .zip(checks.instances)
             .enumerate()
         {
-            let fingerprint = fingerprint(&checks.init_config, &own);
-            let identity = identity(&own, &mut seen);
+            // Everything the instance says, as JSON (objects keep their keys sorted).
+            let said = Value::Object(own.clone()).to_string();
+            let fingerprint = fingerprint(&checks.init_config, &said);
+            let identity = identity(&said, &mut seen);
             for key in HOST_KEYS.iter().chain(&SECRET_KEYS) {
                 own.remove(*key);
             }
@@ -309,19 +311,19 @@ impl CheckFile {
     }
 }
 
-/// A stable hash of an instance's whole config (JSON objects keep their keys sorted).
-fn fingerprint(init_config: &Value, instance: &Map<String, Value>) -> u64 {
+/// A stable hash of `init_config` and an instance's whole config, as JSON.
+fn fingerprint(init_config: &Value, instance: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&init_config.to_string(), &mut hasher);
-    std::hash::Hash::hash(&Value::Object(instance.clone()).to_string(), &mut hasher);
+    std::hash::Hash::hash(instance, &mut hasher);
     std::hash::Hasher::finish(&hasher)
 }
 
 /// The hex sha256 of an instance's whole config, with `#n` for the n-th repeat of one seen
 /// before in the same file.
-fn identity(instance: &Map<String, Value>, seen: &mut Vec<String>) -> String {
+fn identity(instance: &str, seen: &mut Vec<String>) -> String {
     use sha2::{Digest, Sha256};
-    let digest = hex::encode(Sha256::digest(Value::Object(instance.clone()).to_string()));
+    let digest = hex::encode(Sha256::digest(instance));
     let repeats = seen.iter().filter(|d| **d == digest).count();
     seen.push(digest.clone());
     match repeats {
