@@ -1,9 +1,12 @@
 //! The command line: `check` output (JSON and tables) with the aggregation semantics end to end,
-//! and `inspect`.
+//! `inspect`, and `verify` against signatures made by Debian's `minisign`.
 
 mod common;
 
-use common::Layout;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Layout, guest};
 use serde_json::Value;
 
 #[test]
@@ -166,4 +169,124 @@ fn a_closed_pipe_ends_a_command_quietly() {
         .unwrap();
     child.wait().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Runs Debian's `minisign` in `dir`, asserting it succeeded.
+fn minisign(dir: &Path, args: &[&str]) {
+    let out = Command::new("minisign")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("minisign is installed (cargo xtask test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `sha256:<hex>` of a file, computed by coreutils, not by wasmon.
+fn digest_of(file: &Path) -> String {
+    let out = Command::new("sha256sum").arg(file).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256:{}", text.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn verify_accepts_a_trusted_signature_over_the_digest_and_refuses_the_rest() {
+    let layout = Layout::new("");
+    let dir = layout.dir.path();
+    minisign(dir, &["-G", "-W", "-p", "trusted.pub", "-s", "trusted.sec"]);
+    minisign(dir, &["-G", "-W", "-p", "other.pub", "-s", "other.sec"]);
+    let wasm = dir.join("emit.wasm");
+    std::fs::copy(guest("emit"), &wasm).unwrap();
+    std::fs::write(dir.join("digest"), digest_of(&wasm)).unwrap();
+    minisign(
+        dir,
+        &[
+            "-S",
+            "-s",
+            "trusted.sec",
+            "-m",
+            "digest",
+            "-x",
+            "emit.wasm.minisig",
+        ],
+    );
+    minisign(
+        dir,
+        &[
+            "-S",
+            "-s",
+            "other.sec",
+            "-m",
+            "digest",
+            "-x",
+            "other.minisig",
+        ],
+    );
+    let trusted = dir.join("trusted.pub");
+    let key_id = std::fs::read_to_string(&trusted)
+        .unwrap()
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(' ').next().map(str::to_string))
+        .unwrap();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            wasm.to_str().unwrap(),
+            "--key",
+            trusted.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = layout.wasmon(&args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    let (ok, said) = verify(&[]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!("{} signed by key {key_id}", digest_of(&wasm))),
+        "{said}"
+    );
+
+    // The inline form of the same key is trusted the same way.
+    let inline = std::fs::read_to_string(&trusted)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let out = layout.wasmon(&["verify", wasm.to_str().unwrap(), "--key", &inline]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let other = dir.join("other.minisig");
+    let (ok, said) = verify(&["--signature", other.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(said.contains("which is not a trusted key (trusted: "), "{said}");
+
+    // The component changed after signing: the signature is over another digest.
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    bytes.push(0);
+    std::fs::write(&wasm, &bytes).unwrap();
+    let (ok, said) = verify(&[]);
+    assert!(!ok);
+    assert!(
+        said.contains(&format!("is not over {}", digest_of(&wasm))),
+        "{said}"
+    );
+
+    std::fs::remove_file(dir.join("emit.wasm.minisig")).unwrap();
+    let (ok, said) = verify(&[]);
+    assert!(!ok);
+    assert!(said.contains("refused: no signature for sha256:"), "{said}");
 }

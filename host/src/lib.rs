@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod error_chain;
 pub mod model;
+pub mod registry;
 pub mod repeats;
 pub mod runtime;
 pub mod scheduler;

@@ -35,6 +35,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("victoria-metrics", "/usr/bin/victoria-metrics"),
     ("systemd", "/usr/bin/systemd-analyze"),
     ("etcd-server", "/usr/bin/etcd"),
+    ("minisign", "/usr/bin/minisign"),
 ];
 
 /// What the packaging check installs, beside cargo-deb from crates.io.

@@ -8,6 +8,7 @@ mod logging;
 mod new;
 mod run;
 mod status;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,18 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Check that a component is signed by a trusted key: a minisign signature over its
+    /// digest (`sha256:<hex>`), as the agent requires of what it pulls.
+    Verify {
+        /// The `.wasm` file.
+        file: PathBuf,
+        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// The signature file [default: FILE.minisig].
+        #[arg(long)]
+        signature: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line and runs the command.
@@ -135,6 +148,11 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Inspect { file } => return inspect::inspect(file).await,
+        Command::Verify {
+            file,
+            keys,
+            signature,
+        } => return verify::verify(file, signature.as_deref(), keys),
         Command::New { name, lang, dir } => {
             new::new(name, *lang, dir.clone())?;
             return Ok(ExitCode::SUCCESS);
@@ -170,7 +188,7 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         Command::Configcheck => configcheck::configcheck(&config).await,
         Command::Status { json } => status::status(&config, json).await,
         Command::Build { dir } => build::build(&config, &dir).await,
-        Command::Inspect { .. } | Command::New { .. } => {
+        Command::Inspect { .. } | Command::New { .. } | Command::Verify { .. } => {
             unreachable!("handled above")
         }
     }
