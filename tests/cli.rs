@@ -272,7 +272,10 @@ fn verify_accepts_a_trusted_signature_over_the_digest_and_refuses_the_rest() {
     let other = dir.join("other.minisig");
     let (ok, said) = verify(&["--signature", other.to_str().unwrap()]);
     assert!(!ok);
-    assert!(said.contains("which is not a trusted key (trusted: "), "{said}");
+    assert!(
+        said.contains("which is not a trusted key (trusted: "),
+        "{said}"
+    );
 
     // The component changed after signing: the signature is over another digest.
     let mut bytes = std::fs::read(&wasm).unwrap();
