@@ -67,6 +67,10 @@ fn a_rust_check_from_new_to_samples() {
         dir.to_str().unwrap(),
     ]));
     assert!(created.contains("next: wasmon build"), "{created}");
+    assert!(
+        created.contains("wasmon push"),
+        "the path to a signed push: {created}"
+    );
     for file in [
         "Cargo.toml",
         "src/lib.rs",

@@ -5,6 +5,7 @@
 
 pub mod etcd;
 pub mod mariadb;
+pub mod registry;
 pub mod victoria;
 
 use std::io::{BufRead, BufReader};

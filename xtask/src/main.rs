@@ -36,6 +36,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("systemd", "/usr/bin/systemd-analyze"),
     ("etcd-server", "/usr/bin/etcd"),
     ("minisign", "/usr/bin/minisign"),
+    ("docker-registry", "/usr/bin/docker-registry"),
 ];
 
 /// What the packaging check installs, beside cargo-deb from crates.io.

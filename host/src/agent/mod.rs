@@ -8,6 +8,7 @@ mod status;
 mod supervisor;
 mod watch;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +23,7 @@ use supervisor::{Outcome, Supervisor};
 
 use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
+use crate::registry::{Refresher, Sources};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
@@ -47,6 +49,7 @@ enum Request {
 #[derive(Clone)]
 pub struct AgentHandle {
     requests: mpsc::Sender<Request>,
+    refresh: Refresher,
 }
 
 impl AgentHandle {
@@ -66,6 +69,11 @@ impl AgentHandle {
         rx.await.ok()
     }
 
+    /// Polls every registry source now; returns when each has polled.
+    pub async fn refresh_sources(&self) {
+        self.refresh.refresh().await;
+    }
+
     /// The current status.
     pub async fn status(&self) -> Option<StatusReport> {
         let (tx, rx) = oneshot::channel();
@@ -78,7 +86,7 @@ impl AgentHandle {
 pub struct Agent {
     handle: AgentHandle,
     shutdown: CancellationToken,
-    task: JoinHandle<Supervisor>,
+    task: JoinHandle<(Supervisor, Sources)>,
     self_metrics: JoinHandle<()>,
     sinks: Sinks,
     cluster: Option<Cluster>,
@@ -98,8 +106,21 @@ impl Agent {
         let placement = cluster
             .as_ref()
             .map_or_else(Placement::everything, Placement::cluster);
-        let mut supervisor =
-            Supervisor::new(config.clone(), runtime.clone(), &sinks, placement.clone());
+        let shutdown = CancellationToken::new();
+        let (tx, rx) = mpsc::channel(64);
+        let changed = tx.clone();
+        // A verified pull is found by the supervisor as a dropped file is.
+        let changed = Arc::new(move || {
+            let _ = changed.try_send(Request::Changed);
+        });
+        let sources = Sources::start(config, changed, &shutdown);
+        let mut supervisor = Supervisor::new(
+            config.clone(),
+            runtime.clone(),
+            &sinks,
+            placement.clone(),
+            sources.state(),
+        );
         let first = supervisor.reconcile().await;
         let report = supervisor.status();
         tracing::info!(
@@ -107,7 +128,6 @@ impl Agent {
             problems = report.problems.len(),
             "agent running"
         );
-        let (tx, rx) = mpsc::channel(64);
         let watcher = match watch::watch(config, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -119,9 +139,14 @@ impl Agent {
             }
         };
         let rescan = Duration::from_secs(config.rescan_secs.max(1));
-        let shutdown = CancellationToken::new();
+        let handle = AgentHandle {
+            requests: tx,
+            refresh: sources.refresher(),
+        };
+        let sources_state = sources.state();
         let task = tokio::spawn(serve(
             supervisor,
+            sources,
             rx,
             placement,
             rescan,
@@ -135,12 +160,13 @@ impl Agent {
             sinks.handles(),
             sinks.sender(),
             cluster.as_ref().map(|c| c.state.clone()),
+            sources_state,
             tags,
             Duration::from_secs_f64(config.self_metrics_secs.clamp(0.1, 86_400.0)),
             shutdown.clone(),
         ));
         Self {
-            handle: AgentHandle { requests: tx },
+            handle,
             shutdown,
             task,
             self_metrics,
@@ -164,7 +190,10 @@ impl Agent {
         }
         drop(self._watcher);
         match self.task.await {
-            Ok(supervisor) => supervisor.stop(STOP_GRACE).await,
+            Ok((supervisor, sources)) => {
+                supervisor.stop(STOP_GRACE).await;
+                sources.join().await;
+            }
             Err(e) => tracing::error!("the supervisor failed: {e}"),
         }
         let _ = self.self_metrics.await;
@@ -175,20 +204,21 @@ impl Agent {
 /// Answers requests until `shutdown`; reconciles on changes and on a timer.
 async fn serve(
     mut supervisor: Supervisor,
+    mut sources: Sources,
     mut requests: mpsc::Receiver<Request>,
     mut placement: Placement,
     rescan: Duration,
     first: Outcome,
     shutdown: CancellationToken,
-) -> Supervisor {
+) -> (Supervisor, Sources) {
     let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + rescan, rescan);
     let mut retry = (first == Outcome::RetrySoon).then(|| tokio::time::Instant::now() + RETRY);
     loop {
         let retry_at = retry.unwrap_or_else(|| tokio::time::Instant::now() + rescan * 2);
         tokio::select! {
-            () = shutdown.cancelled() => return supervisor,
+            () = shutdown.cancelled() => return (supervisor, sources),
             request = requests.recv() => match request {
-                None => return supervisor,
+                None => return (supervisor, sources),
                 Some(Request::Status(answer)) => {
                     let _ = answer.send(supervisor.status());
                 }
@@ -197,6 +227,7 @@ async fn serve(
                 }
                 Some(Request::Reload(answer)) => {
                     supervisor.reload_config();
+                    sources.apply(supervisor.config());
                     retry = next_retry(supervisor.reconcile().await);
                     let _ = answer.send(supervisor.status());
                 }
@@ -213,6 +244,7 @@ async fn serve(
                     // A reload folded in here re-reads `wasmon.yaml` as one on its own would.
                     if deferred.iter().any(|r| matches!(r, Request::Reload(_))) {
                         supervisor.reload_config();
+                        sources.apply(supervisor.config());
                     }
                     retry = next_retry(supervisor.reconcile().await);
                     for request in deferred {

@@ -1,6 +1,7 @@
 //! The agent's own metrics, sent like any other series: what each sink did since the last
 //! report (`wasmon.sink.*`), the agent's resident memory and CPU (`wasmon.agent.*`), and its
-//! cluster group (`wasmon.cluster.*` and the `wasmon.cluster.etcd` service check).
+//! cluster group (`wasmon.cluster.*` and the `wasmon.cluster.etcd` service check), and its
+//! registry sources (`wasmon.registry.*`: pulls, verify failures, poll errors, bytes pulled).
 //! Per-instance runs, failures, timeouts and run times go out with each run.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterState;
+use crate::registry::SourcesState;
 
 use crate::model::{Payload, Series, SeriesKind};
 use crate::scheduler::now_ms;
@@ -19,6 +21,7 @@ pub async fn run(
     sinks: Vec<SinkHandle>,
     sender: PayloadSender,
     cluster: Option<Arc<ClusterState>>,
+    sources: Arc<SourcesState>,
     tags: Vec<String>,
     every: Duration,
     stop: CancellationToken,
@@ -26,6 +29,7 @@ pub async fn run(
     let mut previous: Vec<StatsSnapshot> = sinks.iter().map(|s| s.stats.snapshot()).collect();
     let mut cpu_before = process_cpu_seconds();
     let mut rebalanced = 0;
+    let mut pulled = [0; 4];
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
@@ -57,6 +61,9 @@ pub async fn run(
             ));
         }
         cpu_before = process_cpu_seconds();
+        if !sources.reports().is_empty() {
+            series.extend(sources.series(&mut pulled, &tags, timestamp_ms));
+        }
         let mut service_checks = Vec::new();
         if let Some(cluster) = &cluster {
             let (more, check) = cluster.metrics(&tags, timestamp_ms, &mut rebalanced);

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterReport;
+use crate::registry::SourceReport;
 use crate::scheduler::InstanceStatus;
 use crate::sinks::StatsSnapshot;
 
@@ -24,6 +25,9 @@ pub struct StatusReport {
     /// The cluster group, when the agent is in one.
     #[serde(default)]
     pub cluster: Option<ClusterReport>,
+    /// Every check pulled from a registry.
+    #[serde(default)]
+    pub sources: Vec<SourceReport>,
 }
 
 /// One remote sink.

@@ -19,6 +19,7 @@ use crate::catalog::{
     prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
+use crate::registry::SourcesState;
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
 use crate::sinks::{OrphanBuffer, PayloadSender, SinkHandle, Sinks};
@@ -109,11 +110,19 @@ pub struct Supervisor {
     placement: Placement,
     /// The instances running here because the cluster group placed them here.
     placed: BTreeSet<(String, usize)>,
+    /// What the registry sources did.
+    sources: Arc<SourcesState>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet, sending to `sinks`.
-    pub fn new(config: AgentConfig, runtime: Runtime, sinks: &Sinks, placement: Placement) -> Self {
+    pub fn new(
+        config: AgentConfig,
+        runtime: Runtime,
+        sinks: &Sinks,
+        placement: Placement,
+        sources: Arc<SourcesState>,
+    ) -> Self {
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
             config: config.clone(),
@@ -131,6 +140,7 @@ impl Supervisor {
             config_problem: None,
             placement,
             placed: BTreeSet::new(),
+            sources,
         }
     }
 
@@ -343,6 +353,11 @@ impl Supervisor {
             );
         }
         self.config = fresh;
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
     }
 
     /// A module that could not be loaded, in words.
@@ -571,6 +586,7 @@ impl Supervisor {
                 })
                 .collect(),
             cluster: self.placement.report(),
+            sources: self.sources.reports(),
             problems: self
                 .problems
                 .iter()

@@ -159,8 +159,17 @@ pub async fn load_cached(
         .map_err(|e| e.to_string())
 }
 
-/// `conf.d/x.yaml: no module `x.wasm` in checks_d (searched ...)`.
+/// `conf.d/x.yaml: no module `x.wasm` in checks_d (searched ...)`, or for a check from a
+/// registry, that none has been verified yet.
 pub fn missing_module(config: &AgentConfig, file: &CheckFile) -> String {
+    if let Some(source) = config.source_of(&file.check) {
+        return format!(
+            "{}: no verified version of `{}` from {} yet (see the source in `wasmon status`)",
+            file.path.display(),
+            file.check,
+            source.reference
+        );
+    }
     let searched: Vec<String> = config
         .checks_d
         .iter()

@@ -19,6 +19,12 @@ pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 /// Builds `dir` into `dir/<name>.wasm` and checks that the agent can run it; the compiled
 /// code goes into the agent's cache, so trying it next (`wasmon check --wasm`) is quick.
 pub async fn build(config: &AgentConfig, dir: &Path) -> anyhow::Result<ExitCode> {
+    build_component(config, dir).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds and validates `dir`'s component; answers with its path.
+pub async fn build_component(config: &AgentConfig, dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = manifest(dir)?;
     let output = dir.join(format!("{}.wasm", manifest.name));
     let started = Instant::now();
@@ -43,7 +49,7 @@ pub async fn build(config: &AgentConfig, dir: &Path) -> anyhow::Result<ExitCode>
         module.size,
         module.compile_time
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(output)
 }
 
 fn step(what: &str) {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::catalog::{Catalog, prepare};
 use crate::config::AgentConfig;
+use crate::registry::{SourceReport, Store};
 use crate::runtime::Runtime;
 
 /// Prints the plan and every problem; fails if there is any problem.
@@ -28,6 +29,7 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
     }
     let catalog = Catalog::load(config, &runtime, None).await;
     let mut problems = catalog.problems.clone();
+    problems.extend(sources(config, &catalog));
     for entry in &catalog.entries {
         let m = &entry.module;
         println!(
@@ -74,4 +76,40 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Prints each registry source as its poller last left it; a source whose check has no
+/// config is a problem, since it would run nothing.
+fn sources(config: &AgentConfig, catalog: &Catalog) -> Vec<String> {
+    let mut problems = Vec::new();
+    for source in &config.sources {
+        let report = SourceReport::from_store(&Store::new(&config.data_dir, &source.check), source);
+        println!(
+            "source:   `{}` from {} (every {}s)",
+            source.check, source.reference, source.poll_secs
+        );
+        match (&report.digest, &report.key_id) {
+            (Some(digest), Some(key)) => println!("  running {digest}, signed by key {key}"),
+            _ => println!("  nothing verified yet"),
+        }
+        let polled = report
+            .last_poll_ms
+            .map_or("never".into(), |ms| format!("at unix ms {ms}"));
+        println!(
+            "  last poll {polled}: {}",
+            report.last_error.as_deref().unwrap_or("ok")
+        );
+        let configured = catalog.entries.iter().any(|e| e.file.check == source.check)
+            || catalog
+                .problems
+                .iter()
+                .any(|p| p.contains(&format!("`{}`", source.check)));
+        if !configured {
+            problems.push(format!(
+                "source `{}` ({}): no conf.d/{}.yaml, so it runs nothing",
+                source.check, source.reference, source.check
+            ));
+        }
+    }
+    problems
 }

@@ -1,4 +1,5 @@
-//! The command line: `run`, `check`, `configcheck`, `inspect`, `status`, `new`, `build`.
+//! The command line: `run`, `check`, `configcheck`, `inspect`, `status`, `new`, `build`,
+//! `push`, `pull`, `verify`.
 
 mod build;
 mod check;
@@ -6,6 +7,8 @@ mod configcheck;
 mod inspect;
 mod logging;
 mod new;
+mod pull;
+mod push;
 mod run;
 mod status;
 mod verify;
@@ -103,15 +106,55 @@ enum Command {
     /// Check that a component is signed by a trusted key: a minisign signature over its
     /// digest (`sha256:<hex>`), as the agent requires of what it pulls.
     Verify {
-        /// The `.wasm` file.
-        file: PathBuf,
+        /// The `.wasm` file, or a registry reference (`registry/repository:tag`).
+        target: String,
         /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several.
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
         /// The signature file [default: FILE.minisig].
         #[arg(long)]
         signature: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
+    /// Sign a check and push it to an OCI registry (CNCF Wasm layout, signature beside it).
+    Push {
+        /// The check's project folder (built first) or its `.wasm`.
+        target: PathBuf,
+        /// Where to push: `registry[:port]/repository:tag`.
+        reference: String,
+        /// The minisign secret key (an encrypted one reads its password from
+        /// `WASMON_KEY_PASSWORD`).
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Pull a check from a registry and verify it as the agent would, writing it and its
+    /// signature.
+    Pull {
+        /// `registry[:port]/repository:tag` or `…@sha256:<hex>`.
+        reference: String,
+        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// Where to write the component [default: ./<repository>.wasm].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// How the command line reaches a registry.
+#[derive(Debug, Args)]
+struct RegistryArgs {
+    /// Plain HTTP, for a registry on loopback.
+    #[arg(long)]
+    insecure: bool,
+    /// Credentials from a Docker-style `config.json`.
+    #[arg(long, value_name = "FILE")]
+    docker_config: Option<PathBuf>,
 }
 
 /// Parses the command line and runs the command.
@@ -149,10 +192,17 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
     match &cli.command {
         Command::Inspect { file } => return inspect::inspect(file).await,
         Command::Verify {
-            file,
+            target,
             keys,
             signature,
-        } => return verify::verify(file, signature.as_deref(), keys),
+            registry,
+        } => return verify::verify(target, signature.as_deref(), keys, registry).await,
+        Command::Pull {
+            reference,
+            keys,
+            output,
+            registry,
+        } => return pull::pull(reference, keys, output.as_deref(), registry).await,
         Command::New { name, lang, dir } => {
             new::new(name, *lang, dir.clone())?;
             return Ok(ExitCode::SUCCESS);
@@ -188,7 +238,16 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         Command::Configcheck => configcheck::configcheck(&config).await,
         Command::Status { json } => status::status(&config, json).await,
         Command::Build { dir } => build::build(&config, &dir).await,
-        Command::Inspect { .. } | Command::New { .. } | Command::Verify { .. } => {
+        Command::Push {
+            target,
+            reference,
+            key,
+            registry,
+        } => push::push(&config, &target, &reference, &key, &registry).await,
+        Command::Inspect { .. }
+        | Command::New { .. }
+        | Command::Verify { .. }
+        | Command::Pull { .. } => {
             unreachable!("handled above")
         }
     }

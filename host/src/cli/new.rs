@@ -213,10 +213,13 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     };
     write("check.yaml", &serde_yaml::to_string(&manifest)?)?;
     println!(
-        "created {} ({} check `{name}`, world `{world}`)\nnext: wasmon build {}",
+        "created {} ({} check `{name}`, world `{world}`)\nnext: wasmon build {d}\n\
+         then: wasmon check {name} --wasm {d}/{name}.wasm (try it), and to publish it signed:\n  \
+         minisign -G -W -p checks.pub -s checks.sec (once)\n  \
+         wasmon push {d} REGISTRY/checks/{name}:1 --key checks.sec",
         dir.display(),
         language.name(),
-        dir.display()
+        d = dir.display()
     );
     Ok(())
 }

@@ -17,7 +17,8 @@ const MEMORY_CHECK: Duration = Duration::from_secs(5);
 /// Exit status when the agent stops past its memory bound.
 const OVER_MEMORY: u8 = 3;
 
-/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads. Under systemd
+/// Runs until SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads and polls the registry
+/// sources. Under systemd
 /// (`Type=notify`) it says READY once its instances are started and its sinks are up,
 /// RELOADING and READY around a reload, STOPPING at the end, and, with `WatchdogSec`, sends
 /// keep-alives only while the agent's own loop answers. Past `max_rss_mib` it flushes and
@@ -68,6 +69,9 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
                 tracing::info!("SIGHUP: reloading");
                 notify(&[NotifyState::Reloading]);
                 agent.handle().reload().await;
+                // Polls run beside the loop: a slow registry never holds a signal.
+                let handle = agent.handle();
+                tokio::spawn(async move { handle.refresh_sources().await });
                 notify(&[NotifyState::Ready]);
             }
             _ = keepalive.tick(), if watchdog.is_some() => {

@@ -58,12 +58,7 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
             format!("{}s", i.interval_secs),
             s.runs.to_string(),
             s.failures.to_string(),
-            s.last_run_ms.map_or("-".into(), |ms| {
-                format!(
-                    "{:.1}s ago",
-                    (crate::scheduler::now_ms() - ms) as f64 / 1000.0
-                )
-            }),
+            s.last_run_ms.map_or("-".into(), ago),
             s.last_error.clone().unwrap_or_default(),
         ]);
     }
@@ -95,6 +90,30 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         }
         println!("{sinks}");
     }
+    if !report.sources.is_empty() {
+        let mut sources = Table::new();
+        sources.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "SOURCE",
+            "REFERENCE",
+            "RUNNING",
+            "SIGNED BY",
+            "LAST POLL",
+            "LAST ERROR",
+        ]);
+        for s in &report.sources {
+            sources.add_row([
+                s.check.clone(),
+                s.reference.clone(),
+                s.digest
+                    .as_deref()
+                    .map_or("-".into(), |d| d.chars().take(19).collect()),
+                s.key_id.clone().unwrap_or_else(|| "-".into()),
+                s.last_poll_ms.map_or("never".into(), ago),
+                s.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        println!("{sources}");
+    }
     if let Some(c) = &report.cluster {
         let etcd = match (c.connected, &c.last_error) {
             (true, _) => "etcd connected".to_string(),
@@ -115,4 +134,12 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         println!("problem: {problem}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1.5s ago`.
+fn ago(ms: i64) -> String {
+    format!(
+        "{:.1}s ago",
+        (crate::scheduler::now_ms() - ms) as f64 / 1000.0
+    )
 }

@@ -1,15 +1,34 @@
-//! `wasmon verify FILE --key PUB`: whether a component is signed by a trusted key, as the
-//! agent would check it before compiling.
+//! `wasmon verify FILE|REFERENCE --key PUB`: whether a component (a file, or what a registry
+//! holds) is signed by a trusted key, as the agent would check it before compiling.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::RegistryArgs;
+
 use crate::registry::{SignatureError, TrustedKey, TrustedKeys, digest_of};
 
-/// Verifies `file` against its signature (`signature`, else `FILE.minisig`) and `keys`.
-pub fn verify(file: &Path, signature: Option<&Path>, keys: &[String]) -> anyhow::Result<ExitCode> {
+/// Verifies `target`: a file against its signature (`signature`, else `FILE.minisig`), or
+/// anything else as a registry reference, pulled as the agent pulls it.
+pub async fn verify(
+    target: &str,
+    signature: Option<&Path>,
+    keys: &[String],
+    registry: &RegistryArgs,
+) -> anyhow::Result<ExitCode> {
+    let file = Path::new(target);
+    if file.exists() {
+        return verify_file(file, signature, keys);
+    }
+    Ok(match super::pull::fetch(target, keys, registry).await? {
+        Some(_) => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    })
+}
+
+fn verify_file(file: &Path, signature: Option<&Path>, keys: &[String]) -> anyhow::Result<ExitCode> {
     let trusted = TrustedKeys(
         keys.iter()
             .map(|k| TrustedKey::parse(k))

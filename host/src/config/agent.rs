@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, LogConfig, SinkConfig, yaml};
 use crate::cluster::ClusterConfig;
+use crate::registry::SourceConfig;
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +34,11 @@ pub struct AgentConfig {
     pub control: ControlConfig,
     /// The etcd group whose live members share the instances marked `cluster_check: true`.
     pub cluster: Option<ClusterConfig>,
+    /// Minisign public keys (`RW…` or a `.pub` file) whose signatures make a pulled check
+    /// runnable.
+    pub trusted_keys: Vec<String>,
+    /// Checks pulled from OCI registries, verified against `trusted_keys`.
+    pub sources: Vec<SourceConfig>,
     /// Seconds between full rescans of conf.d and the checks folders, besides watching them.
     pub rescan_secs: u64,
     /// Seconds between reports of the agent's own metrics (sinks, memory, CPU).
@@ -86,6 +92,8 @@ impl Default for AgentConfig {
             sinks: Vec::new(),
             control: ControlConfig::default(),
             cluster: None,
+            trusted_keys: Vec::new(),
+            sources: Vec::new(),
             rescan_secs: 30,
             self_metrics_secs: 15.0,
             secret_backend_command: None,
@@ -259,6 +267,24 @@ impl AgentConfig {
         if let Some(file) = &mut config.log.file {
             file.path = base.join(&file.path);
         }
+        for key in config
+            .trusted_keys
+            .iter_mut()
+            .filter(|k| !k.starts_with("RW"))
+        {
+            *key = base.join(&*key).to_string_lossy().into_owned();
+        }
+        for source in &mut config.sources {
+            if let crate::registry::SourceAuth::DockerConfig(file) = &mut source.auth {
+                *file = base.join(&*file);
+            }
+        }
+        let registry = crate::registry::problems(&config.trusted_keys, &config.sources);
+        if let Some((field, message)) = registry.into_iter().next() {
+            let section = field.split(['[', '.']).next().unwrap_or_default();
+            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, section));
+            return Err(ConfigError::field(path, line, field, message));
+        }
         Ok(config)
     }
 
@@ -308,6 +334,11 @@ impl AgentConfig {
         hasher.finish()
     }
 
+    /// The registry source that provides `check`, if one does.
+    pub fn source_of(&self, check: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.check == check)
+    }
+
     /// The host name series carry.
     pub fn hostname(&self) -> String {
         match &self.hostname {
@@ -319,8 +350,12 @@ impl AgentConfig {
         }
     }
 
-    /// Where `<check>.wasm` is, the first folder of `checks_d` that has it.
+    /// Where `<check>.wasm` is: for a check from a registry source, its last verified
+    /// version; else the first folder of `checks_d` that has it.
     pub fn find_module(&self, check: &str) -> Option<PathBuf> {
+        if let Some(source) = self.source_of(check) {
+            return crate::registry::Store::new(&self.data_dir, &source.check).current_module();
+        }
         let file = format!("{check}.wasm");
         self.checks_d
             .iter()

@@ -21,11 +21,12 @@ pub struct ApiState {
     pub conf_d: PathBuf,
 }
 
-/// `/v1/status`, `/v1/reload`, `/v1/checks/{check}/instances[/{index}]`, all behind the token.
+/// `/v1/status`, `/v1/reload`, `/v1/sources/refresh`, `/v1/checks/{check}/instances[/{index}]`, all behind the token.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/reload", post(reload))
+        .route("/v1/sources/refresh", post(refresh_sources))
         .route("/v1/checks/{check}/instances", post(add_instance))
         .route(
             "/v1/checks/{check}/instances/{index}",
@@ -60,6 +61,15 @@ fn unavailable() -> Response {
         Json(json!({"error": "the agent is stopping"})),
     )
         .into_response()
+}
+
+/// Polls every registry source now and answers with what each found.
+async fn refresh_sources(State(state): State<ApiState>) -> Response {
+    state.agent.refresh_sources().await;
+    match state.agent.status().await {
+        Some(report) => Json(json!({"sources": report.sources})).into_response(),
+        None => unavailable(),
+    }
 }
 
 async fn status(State(state): State<ApiState>) -> Response {

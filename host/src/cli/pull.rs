@@ -1,0 +1,87 @@
+//! `wasmon pull REFERENCE --key PUB`: what a fleet would get, pulled and verified exactly as
+//! the agent does it, and written out with its signature.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::RegistryArgs;
+use crate::registry::{PullError, TrustedKey, TrustedKeys, Verified, connect, pull_verified};
+
+/// Largest component the command line pulls, as the agent's default.
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Pulls and verifies `reference`, writing it to `output` (default `<repository>.wasm`) and
+/// its signature beside it.
+pub async fn pull(
+    reference: &str,
+    keys: &[String],
+    output: Option<&Path>,
+    registry: &RegistryArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some(verified) = fetch(reference, keys, registry).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let output = output.map_or_else(
+        || {
+            let name = reference
+                .split(['@', ':'])
+                .next()
+                .and_then(|r| r.rsplit('/').next())
+                .unwrap_or("pulled");
+            PathBuf::from(format!("{name}.wasm"))
+        },
+        Path::to_path_buf,
+    );
+    std::fs::write(&output, &verified.bytes).with_context(|| format!("{}", output.display()))?;
+    let mut signature = output.clone().into_os_string();
+    signature.push(".minisig");
+    std::fs::write(&signature, &verified.signature)
+        .with_context(|| format!("{}", signature.to_string_lossy()))?;
+    println!("wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves, pulls and verifies `reference`, printing what it found; `None` when refused.
+pub async fn fetch(
+    reference: &str,
+    keys: &[String],
+    registry: &RegistryArgs,
+) -> anyhow::Result<Option<Verified>> {
+    let trusted = TrustedKeys(
+        keys.iter()
+            .map(|k| TrustedKey::parse(k))
+            .collect::<Result<_, _>>()?,
+    );
+    let (parsed, client) = connect(reference, registry.insecure, registry.docker_config.clone())
+        .map_err(anyhow::Error::msg)?;
+    let started = Instant::now();
+    let result = async {
+        let manifest = client.resolve(&parsed).await?;
+        pull_verified(&client, &parsed, &manifest, &trusted, MAX_BYTES, |_| None).await
+    }
+    .await;
+    match result {
+        Ok(verified) => {
+            println!(
+                "{reference}: {} signed by key {}, {} bytes pulled and verified in {:.1?}",
+                verified.digest,
+                verified.key_id,
+                verified.bytes.len(),
+                started.elapsed()
+            );
+            Ok(Some(verified))
+        }
+        Err(e @ (PullError::Signature(_) | PullError::NotAComponent(_))) => {
+            eprintln!("{reference}: refused: {e}");
+            Ok(None)
+        }
+        Err(e) if e.is_refusal() => {
+            eprintln!("{reference}: refused: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("pulling {reference}")),
+    }
+}
