@@ -291,7 +291,7 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
     });
     assert!(failing.is_some(), "{:?}", agent.stderr());
     proxy.set(Mode::Stall);
-    std::thread::sleep(4 * SECOND);
+    std::thread::sleep(6 * SECOND);
     let source = status(&layout)["sources"][0].clone();
     assert!(
         source["last_error"]
@@ -317,7 +317,7 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
 }
 
 #[test]
-fn a_refresh_or_sighup_polls_now_and_a_source_without_config_is_named() {
+fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
     let registry = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
     let keys = Keys::generate(tmp.path(), "publisher");
@@ -331,10 +331,18 @@ fn a_refresh_or_sighup_polls_now_and_a_source_without_config_is_named() {
         stdout.contains("no conf.d/pulled.yaml, so it runs nothing"),
         "{stdout}"
     );
-    layout.check_config(
-        "pulled",
-        "instances:\n  - min_collection_interval: 1\n    tags: [\"who:pulled\"]\n",
+    // Its instances written inline in the source instead; a conf.d file as well is refused.
+    let inline = "    instances: [{min_collection_interval: 1, tags: [\"who:pulled\"]}]\n";
+    let text = std::fs::read_to_string(layout.config()).unwrap() + inline;
+    std::fs::write(layout.config(), text).unwrap();
+    let twice = layout.check_config("pulled", "instances: [{}]\n");
+    let out = layout.wasmon(&["configcheck"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("sources[0] configures `pulled` again"),
+        "{stdout}"
     );
+    std::fs::remove_file(twice).unwrap();
     let mut agent = layout.start_agent();
     let (addr, token) = layout.api();
     // Nothing is published yet: the first poll says so.

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::catalog::{
-    ModuleCache, Origin, config_files, failure_report, load_cached, missing_module,
+    ModuleCache, Origin, check_configs, failure_report, load_cached, missing_module,
     prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
@@ -154,7 +154,7 @@ impl Supervisor {
         let mut placed: BTreeSet<(String, usize)> = BTreeSet::new();
         // Checks whose running instances stay as they are (broken config, module in flux).
         let mut untouched: HashSet<String> = HashSet::new();
-        let files = match config_files(&self.config.conf_d) {
+        let files = match check_configs(&self.config) {
             Ok((files, twice)) => {
                 problems.extend(twice);
                 files

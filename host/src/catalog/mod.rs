@@ -29,24 +29,69 @@ pub struct Catalog {
     pub problems: Vec<String>,
 }
 
-/// A check's config file, found in conf.d.
+/// A check's config, found in conf.d or written inline in a registry source.
 pub struct FoundConfig {
     /// The check it configures.
     pub check: String,
-    /// `conf.d/<check>.yaml`, or a file in `conf.d/<check>.d/`.
+    /// `conf.d/<check>.yaml`, a file in `conf.d/<check>.d/`, or `wasmon.yaml`.
     pub path: PathBuf,
+    /// The config's text when it is not the whole file (a source's inline instances).
+    pub inline: Option<String>,
 }
 
 impl FoundConfig {
-    /// Reads and validates the file, naming its check.
+    /// Reads and validates the config, naming its check.
     pub fn load(&self) -> Result<CheckFile, ConfigErrors> {
-        Ok(CheckFile::load(&self.path)?.named(&self.check))
+        let file = match &self.inline {
+            Some(text) => CheckFile::parse(&self.path, text.clone())?,
+            None => CheckFile::load(&self.path)?,
+        };
+        Ok(file.named(&self.check))
     }
+}
+
+/// Every check config: conf.d's files, then the instances written inline in `sources`. A
+/// check configured in both is a problem naming both.
+pub fn check_configs(config: &AgentConfig) -> std::io::Result<(Vec<FoundConfig>, Vec<String>)> {
+    let (mut found, mut problems) = config_files(&config.conf_d)?;
+    let file = config
+        .source
+        .config
+        .clone()
+        .unwrap_or_else(|| crate::config::DEFAULT_CONFIG.into());
+    for (i, source) in config.sources.iter().enumerate() {
+        let Some(instances) = &source.instances else {
+            continue;
+        };
+        if let Some(first) = found.iter().find(|f| f.check == source.check) {
+            problems.push(format!(
+                "{}: sources[{i}] configures `{}` again (already configured by {}): keep one",
+                file.display(),
+                source.check,
+                first.path.display()
+            ));
+            continue;
+        }
+        let mut doc = serde_yaml::Mapping::new();
+        if let Some(init) = &source.init_config {
+            doc.insert("init_config".into(), init.clone());
+        }
+        doc.insert("instances".into(), instances.clone().into());
+        match serde_yaml::to_string(&doc) {
+            Ok(text) => found.push(FoundConfig {
+                check: source.check.clone(),
+                path: file.clone(),
+                inline: Some(text),
+            }),
+            Err(e) => problems.push(format!("{}: sources[{i}].instances: {e}", file.display())),
+        }
+    }
+    Ok((found, problems))
 }
 
 /// Check config files in `conf_d`, one per check: `<check>.yaml` (or `.yml`) and Datadog
 /// Agent 7's `<check>.d/*.yaml`, sorted. A second file for a check is a problem naming both.
-pub fn config_files(conf_d: &Path) -> std::io::Result<(Vec<FoundConfig>, Vec<String>)> {
+fn config_files(conf_d: &Path) -> std::io::Result<(Vec<FoundConfig>, Vec<String>)> {
     let yaml = |p: &Path| {
         p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
     };
@@ -85,7 +130,11 @@ pub fn config_files(conf_d: &Path) -> std::io::Result<(Vec<FoundConfig>, Vec<Str
                 path.display(),
                 first.path.display()
             )),
-            None => found.push(FoundConfig { check, path }),
+            None => found.push(FoundConfig {
+                check,
+                path,
+                inline: None,
+            }),
         }
     }
     Ok((found, problems))
@@ -97,7 +146,7 @@ impl Catalog {
     pub async fn load(config: &AgentConfig, runtime: &Runtime, only: Option<&str>) -> Self {
         let mut catalog = Self::default();
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
-        let files = match config_files(&config.conf_d) {
+        let files = match check_configs(config) {
             Ok((files, twice)) => {
                 catalog.problems.extend(twice);
                 files

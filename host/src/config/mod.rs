@@ -12,7 +12,7 @@ mod secrets;
 mod sinks;
 mod yaml;
 
-pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, InstanceDefaults};
+pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, DEFAULT_CONFIG, InstanceDefaults};
 pub use check_file::{CheckFile, InstanceConfig, Limits, near_miss_hint};
 pub use command::{CommandGrant, CommandLine, ExecOptions};
 pub use error::{ConfigError, ConfigErrors};

@@ -29,6 +29,12 @@ pub struct SourceConfig {
     /// Largest component accepted, in MiB.
     #[serde(default = "default_max_size_mib")]
     pub max_size_mib: u64,
+    /// The check's `init_config`, with `instances` written here.
+    #[serde(default)]
+    pub init_config: Option<serde_yaml::Value>,
+    /// The check's instances, written here instead of in `conf.d/<check>.yaml`.
+    #[serde(default)]
+    pub instances: Option<Vec<serde_yaml::Value>>,
 }
 
 /// How the agent authenticates to a registry: written as `username` + `password`, `token`,
@@ -127,7 +133,7 @@ impl SourceConfig {
             problems.push((
                 "check".into(),
                 format!(
-                    "{:?}: a check name is lower-case letters, digits and `_`",
+                    "{:?}: a check name is letters, digits, `_` and `-`",
                     self.check
                 ),
             ));
@@ -153,6 +159,12 @@ impl SourceConfig {
                     "{}: expected seconds between {MIN_POLL_SECS} and {MAX_POLL_SECS}",
                     self.poll_secs
                 ),
+            ));
+        }
+        if self.init_config.is_some() && self.instances.is_none() {
+            problems.push((
+                "init_config".into(),
+                "goes with `instances`: without them the check's config is conf.d's".into(),
             ));
         }
         if !(1..=MAX_SIZE_MIB).contains(&self.max_size_mib) {
@@ -205,7 +217,7 @@ fn valid_check_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Whether a registry's host is a loopback name or address.
@@ -258,7 +270,7 @@ mod tests {
     #[test]
     fn plain_http_is_refused_off_loopback_and_every_problem_is_named() {
         let s = source(
-            "check: Disk\nreference: registry.example.com/d:1\ninsecure: true\npoll_secs: 0\n\
+            "check: di.sk\nreference: registry.example.com/d:1\ninsecure: true\npoll_secs: 0\n\
              max_size_mib: 0\n",
         );
         let fields: Vec<String> = s.problems().into_iter().map(|(f, _)| f).collect();

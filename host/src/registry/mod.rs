@@ -186,6 +186,8 @@ pub fn connect(
         auth: docker_config.map_or(SourceAuth::Anonymous, SourceAuth::DockerConfig),
         insecure,
         max_size_mib: 64,
+        init_config: None,
+        instances: None,
     };
     if let Some((field, problem)) = source.problems().into_iter().next() {
         return Err(format!("{field}: {problem}"));
