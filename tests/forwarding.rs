@@ -299,7 +299,9 @@ fn faults_are_retried_and_refusals_dropped() {
     let lines = wait_for(Duration::from_secs(60), || {
         let lines = agent.stdout();
         let total = |name: &str| -> f64 { series(&lines, name, &[]).iter().map(|l| l.value).sum() };
-        (total("wasmon.sink.dropped") > 0.0 && accepted.lock().unwrap().len() >= 3).then_some(lines)
+        // The self-metrics go out every second: wait for the report of what was sent, too.
+        let reported = total("wasmon.sink.dropped") > 0.0 && total("wasmon.sink.sent") > 0.0;
+        (reported && accepted.lock().unwrap().len() >= 3).then_some(lines)
     })
     .expect("a refusal counted and later batches accepted");
     let total = |name: &str| -> f64 { series(&lines, name, &[]).iter().map(|l| l.value).sum() };

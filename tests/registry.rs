@@ -328,7 +328,7 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
-        stdout.contains("no conf.d/pulled.yaml, so it runs nothing"),
+        stdout.contains("no conf.d/pulled.yaml and no inline `instances`, so it runs nothing"),
         "{stdout}"
     );
     // Its instances written inline in the source instead; a conf.d file as well is refused.
@@ -372,40 +372,30 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
     assert!(v2.is_some(), "SIGHUP did not poll: {:?}", agent.stderr());
 
     // What a fleet would get, pulled and verified by the command line.
-    let out = layout.wasmon(&[
-        "verify",
-        &reference,
-        "--key",
-        &keys.public.display().to_string(),
-        "--insecure",
-    ]);
+    let pulled = tmp.path().join("pulled.wasm");
+    let stranger = Keys::generate(tmp.path(), "stranger");
+    let by = |command: &str, target: &str, key: &Keys, extra: &[&str]| {
+        let key = key.public.display().to_string();
+        let mut args = vec![command, target, "--key", &key];
+        args.extend_from_slice(extra);
+        layout.wasmon(&args)
+    };
+    let output = pulled.display().to_string();
+    let out = by("verify", &reference, &keys, &["--insecure"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pulled = tmp.path().join("pulled.wasm");
-    let stranger = Keys::generate(tmp.path(), "stranger");
-    let out = layout.wasmon(&[
+    let out = by(
         "pull",
         &reference,
-        "--key",
-        &stranger.public.display().to_string(),
-        "--insecure",
-        "-o",
-        &pulled.display().to_string(),
-    ]);
+        &stranger,
+        &["--insecure", "-o", &output],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a trusted key"));
-    let out = layout.wasmon(&[
-        "pull",
-        &reference,
-        "--key",
-        &keys.public.display().to_string(),
-        "--insecure",
-        "-o",
-        &pulled.display().to_string(),
-    ]);
+    let out = by("pull", &reference, &keys, &["--insecure", "-o", &output]);
     assert!(
         out.status.success(),
         "{}",
@@ -415,12 +405,8 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
         std::fs::read(&pulled).unwrap(),
         std::fs::read(guest("emit_v2")).unwrap()
     );
-    let out = layout.wasmon(&[
-        "verify",
-        &pulled.display().to_string(),
-        "--key",
-        &keys.public.display().to_string(),
-    ]);
+    // The file and the signature written beside it verify offline.
+    let out = by("verify", &output, &keys, &[]);
     assert!(
         out.status.success(),
         "{}",

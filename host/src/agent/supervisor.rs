@@ -477,7 +477,9 @@ impl Supervisor {
         {
             return ModuleState::Ready;
         }
-        if stamp.0.elapsed().is_ok_and(|age| age < SETTLE) {
+        // A pulled module is written whole (a temporary and a rename) by its poller.
+        let pulled = self.config.source_of(check).is_some();
+        if !pulled && stamp.0.elapsed().is_ok_and(|age| age < SETTLE) {
             return ModuleState::Settling;
         }
         ModuleState::Load(stamp)

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::catalog::{Catalog, prepare};
+use crate::catalog::{Catalog, check_configs, prepare};
 use crate::config::AgentConfig;
 use crate::registry::{SourceReport, Store};
 use crate::runtime::Runtime;
@@ -29,7 +29,7 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
     }
     let catalog = Catalog::load(config, &runtime, None).await;
     let mut problems = catalog.problems.clone();
-    problems.extend(sources(config, &catalog));
+    problems.extend(sources(config));
     for entry in &catalog.entries {
         let m = &entry.module;
         println!(
@@ -80,7 +80,10 @@ pub async fn configcheck(config: &AgentConfig) -> anyhow::Result<ExitCode> {
 
 /// Prints each registry source as its poller last left it; a source whose check has no
 /// config is a problem, since it would run nothing.
-fn sources(config: &AgentConfig, catalog: &Catalog) -> Vec<String> {
+fn sources(config: &AgentConfig) -> Vec<String> {
+    let configured: Vec<String> = check_configs(config)
+        .map(|(found, _)| found.into_iter().map(|f| f.check).collect())
+        .unwrap_or_default();
     let mut problems = Vec::new();
     for source in &config.sources {
         let report = SourceReport::from_store(&Store::new(&config.data_dir, &source.check), source);
@@ -99,14 +102,10 @@ fn sources(config: &AgentConfig, catalog: &Catalog) -> Vec<String> {
             "  last poll {polled}: {}",
             report.last_error.as_deref().unwrap_or("ok")
         );
-        let configured = catalog.entries.iter().any(|e| e.file.check == source.check)
-            || catalog
-                .problems
-                .iter()
-                .any(|p| p.contains(&format!("`{}`", source.check)));
-        if !configured {
+        if !configured.contains(&source.check) {
             problems.push(format!(
-                "source `{}` ({}): no conf.d/{}.yaml, so it runs nothing",
+                "source `{}` ({}): no conf.d/{}.yaml and no inline `instances`, so it runs \
+                 nothing",
                 source.check, source.reference, source.check
             ));
         }
