@@ -145,7 +145,9 @@ fn refused(agent: &common::Agent, from: usize, reason: &str) {
         "no refusal naming {reason:?}: {:?}",
         &agent.stderr()[from..]
     );
-    println!("refused: {}", line.unwrap());
+    let line = line.unwrap();
+    assert!(line.contains("manifest sha256:"), "the refusal names no digest: {line}");
+    println!("refused: {line}");
     assert_eq!(latest(agent), Some(1.0), "the running version changed");
 }
 

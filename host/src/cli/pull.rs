@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::RegistryArgs;
-use crate::registry::{PullError, TrustedKey, TrustedKeys, Verified, connect, pull_verified};
+use crate::registry::{TrustedKey, TrustedKeys, Verified, connect, pull_verified};
 
 /// Largest component the command line pulls, as the agent's default.
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -73,10 +73,6 @@ pub async fn fetch(
                 started.elapsed()
             );
             Ok(Some(verified))
-        }
-        Err(e @ (PullError::Signature(_) | PullError::NotAComponent(_))) => {
-            eprintln!("{reference}: refused: {e}");
-            Ok(None)
         }
         Err(e) if e.is_refusal() => {
             eprintln!("{reference}: refused: {e}");

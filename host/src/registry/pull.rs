@@ -23,6 +23,14 @@ pub enum PullError {
     /// The verified component could not be kept on disk.
     #[error("cannot keep the verified component: {0}")]
     Store(#[from] std::io::Error),
+    /// What went wrong with one manifest, naming it.
+    #[error("manifest {digest}: {error}")]
+    Manifest {
+        /// The manifest's digest.
+        digest: String,
+        /// What went wrong.
+        error: Box<PullError>,
+    },
 }
 
 impl PullError {
@@ -32,6 +40,7 @@ impl PullError {
             Self::Registry(RegistryError::Transport(_) | RegistryError::NotFound(_))
             | Self::Store(_) => false,
             Self::Registry(_) | Self::Signature(_) | Self::NotAComponent(_) => true,
+            Self::Manifest { error, .. } => error.is_refusal(),
         }
     }
 }
@@ -53,8 +62,25 @@ pub struct Verified {
 }
 
 /// Pulls the component of `manifest_digest` and verifies it against `keys`, reading the
-/// layer from `kept` instead when it already holds bytes of that digest.
+/// layer from `kept` instead when it already holds bytes of that digest. An error names the
+/// manifest.
 pub async fn pull_verified(
+    registry: &Registry,
+    reference: &Reference,
+    manifest_digest: &str,
+    keys: &TrustedKeys,
+    max_bytes: u64,
+    kept: impl FnOnce(&str) -> Option<Vec<u8>>,
+) -> Result<Verified, PullError> {
+    verify(registry, reference, manifest_digest, keys, max_bytes, kept)
+        .await
+        .map_err(|error| PullError::Manifest {
+            digest: manifest_digest.to_string(),
+            error: Box::new(error),
+        })
+}
+
+async fn verify(
     registry: &Registry,
     reference: &Reference,
     manifest_digest: &str,
