@@ -146,7 +146,10 @@ fn refused(agent: &common::Agent, from: usize, reason: &str) {
         &agent.stderr()[from..]
     );
     let line = line.unwrap();
-    assert!(line.contains("manifest sha256:"), "the refusal names no digest: {line}");
+    assert!(
+        line.contains("manifest sha256:"),
+        "the refusal names no digest: {line}"
+    );
     println!("refused: {line}");
     assert_eq!(latest(agent), Some(1.0), "the running version changed");
 }
@@ -413,6 +416,69 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(agent.stop());
+}
+
+#[test]
+fn credentials_reach_a_registry_that_asks_for_them() {
+    use base64::Engine;
+    let registry = Registry::start_with_user("ops", "s3cret");
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(tmp.path(), "publisher");
+    let docker_config = tmp.path().join("config.json");
+    let auth = base64::engine::general_purpose::STANDARD.encode("ops:s3cret");
+    std::fs::write(
+        &docker_config,
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    let reference = format!("{}/{REPOSITORY}:stable", registry.addr);
+    let layout = layout(
+        &keys,
+        &reference,
+        "    poll_secs: 1\n    auth: {username: ops, password: \"${REGISTRY_PASSWORD}\"}\n",
+    );
+    let push_args = |extra: &[&str]| {
+        let (file, key) = (guest("emit"), keys.secret.display().to_string());
+        let file = file.display().to_string();
+        let mut args = vec!["push", &file, &reference, "--key", &key, "--insecure"];
+        args.extend_from_slice(extra);
+        layout.wasmon(&args)
+    };
+    let anonymous = push_args(&[]);
+    assert!(!anonymous.status.success());
+    let config = docker_config.display().to_string();
+    let out = push_args(&["--docker-config", &config]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A wrong password is named in the status; the right one pulls.
+    let mut agent =
+        layout.start_agent_env(&["run", "--dry-run"], &[("REGISTRY_PASSWORD", "wrong")]);
+    let (addr, token) = layout.api();
+    let refused = wait_for(20 * SECOND, || {
+        let (_, body) = http(&addr, "GET", "/v1/status", Some(&token), None);
+        let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let error = status["sources"][0]["last_error"].as_str()?.to_string();
+        error.contains("401").then_some(error)
+    });
+    assert!(refused.is_some(), "{:?}", agent.stderr());
+    assert_eq!(latest(&agent), None);
+    assert!(agent.stop());
+    let mut agent =
+        layout.start_agent_env(&["run", "--dry-run"], &[("REGISTRY_PASSWORD", "s3cret")]);
+    assert_eq!(
+        wait_for(30 * SECOND, || latest(&agent)),
+        Some(1.0),
+        "{:?}",
+        agent.stderr()
     );
     assert!(agent.stop());
 }

@@ -22,13 +22,44 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Starts one with empty storage.
+    /// Starts one with empty storage, open to anyone.
     pub fn start() -> Self {
+        Self::start_with(|_| String::new())
+    }
+
+    /// Starts one that asks for `user`'s `password` (HTTP basic, an htpasswd file made by
+    /// Debian's `htpasswd`).
+    pub fn start_with_user(user: &str, password: &str) -> Self {
+        Self::start_with(|dir| {
+            let file = dir.join("htpasswd");
+            let made = Command::new("htpasswd")
+                .arg("-Bbc")
+                .arg(&file)
+                .args([user, password])
+                .output()
+                .expect(
+                    "run htpasswd (Debian package apache2-utils; `cargo xtask test` installs it)",
+                );
+            assert!(
+                made.status.success(),
+                "{}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            format!(
+                "auth: {{htpasswd: {{realm: wasmon-test, path: {}}}}}\n",
+                file.display()
+            )
+        })
+    }
+
+    /// Starts one with `extra` (given the registry's folder) added to its config.
+    fn start_with(extra: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let extra = extra(dir.path());
         let addr = format!("127.0.0.1:{}", free_port());
         let config = format!(
             "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  \
-             delete: {{enabled: true}}\nhttp: {{addr: \"{addr}\"}}\n",
+             delete: {{enabled: true}}\nhttp: {{addr: \"{addr}\"}}\n{extra}",
             dir.path().join("storage").display()
         );
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
@@ -55,7 +86,7 @@ impl Registry {
             TcpStream::connect(&self.addr)
                 .is_ok()
                 .then(|| http(&self.addr, "GET", "/v2/", None, None))
-                .filter(|(code, _)| *code == 200)
+                .filter(|(code, _)| matches!(code, 200 | 401))
         });
         assert!(up.is_some(), "docker-registry did not start");
     }

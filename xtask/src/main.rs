@@ -37,6 +37,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("etcd-server", "/usr/bin/etcd"),
     ("minisign", "/usr/bin/minisign"),
     ("docker-registry", "/usr/bin/docker-registry"),
+    ("apache2-utils", "/usr/bin/htpasswd"),
 ];
 
 /// What the packaging check installs, beside cargo-deb from crates.io.

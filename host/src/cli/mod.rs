@@ -209,11 +209,23 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         }
         _ => {}
     }
-    let config = AgentConfig::load(&ConfigOverrides {
+    let overrides = ConfigOverrides {
         config: cli.paths.config,
         conf_d: cli.paths.conf_d,
         checks_d: cli.paths.checks_d,
-    })?;
+    };
+    if let Command::Push {
+        target,
+        reference,
+        key,
+        registry,
+    } = &cli.command
+    {
+        // The agent's config is read only to build a project (for its compiled cache).
+        let config = || AgentConfig::load(&overrides);
+        return push::push(config, target, reference, key, registry).await;
+    }
+    let config = AgentConfig::load(&overrides)?;
     match cli.command {
         Command::Run { dry_run } => {
             // The daemon logs as configured; one-shot commands keep standard error.
@@ -238,16 +250,11 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         Command::Configcheck => configcheck::configcheck(&config).await,
         Command::Status { json } => status::status(&config, json).await,
         Command::Build { dir } => build::build(&config, &dir).await,
-        Command::Push {
-            target,
-            reference,
-            key,
-            registry,
-        } => push::push(&config, &target, &reference, &key, &registry).await,
         Command::Inspect { .. }
         | Command::New { .. }
         | Command::Verify { .. }
-        | Command::Pull { .. } => {
+        | Command::Pull { .. }
+        | Command::Push { .. } => {
             unreachable!("handled above")
         }
     }

@@ -10,22 +10,23 @@ use anyhow::{Context, bail};
 use base64::Engine;
 
 use super::RegistryArgs;
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, ConfigError};
 use crate::registry::{TrustedKey, connect, digest_of};
 
 /// Where the secret key's password is read from, for an encrypted key.
 const PASSWORD_VARIABLE: &str = "WASMON_KEY_PASSWORD";
 
-/// Pushes `target` (a project folder or a `.wasm`) to `reference`, signed with `key`.
+/// Pushes `target` (a project folder, built with the agent's `config`, or a `.wasm`) to
+/// `reference`, signed with `key`.
 pub async fn push(
-    config: &AgentConfig,
+    config: impl FnOnce() -> Result<AgentConfig, ConfigError>,
     target: &Path,
     reference: &str,
     key: &Path,
     registry: &RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     let file = if target.is_dir() {
-        super::build::build_component(config, target).await?
+        super::build::build_component(&config()?, target).await?
     } else {
         target.to_path_buf()
     };
