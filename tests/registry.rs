@@ -287,6 +287,17 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
     });
     assert!(counted.is_some(), "the refusals were not counted");
 
+    // A registry with the referrers API and no signature tags: the signature is found there.
+    proxy.set(Mode::Referrers);
+    push(&layout, &guest("emit_v2"), &direct, &keys.secret);
+    let v2 = wait_for(20 * SECOND, || (latest(&agent) == Some(2.0)).then_some(()));
+    assert!(
+        v2.is_some(),
+        "no signature found through referrers: {:?}",
+        agent.stderr()
+    );
+    proxy.set(Mode::Pass);
+
     // A registry answering 500s, then one that stalls: retried with back-off, and the
     // healthy check and the status answer go on meanwhile.
     let from = agent.stdout().len();
@@ -305,8 +316,7 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
         "{source}"
     );
     assert_runs_every_second(&agent.stdout()[from..], &["who=healthy"], 5);
-    assert_eq!(latest(&agent), Some(1.0));
-    proxy.set(Mode::Pass);
+    assert_eq!(latest(&agent), Some(2.0));
     assert!(agent.stop());
 
     // The registry down at start: the verified version kept on disk runs.
@@ -314,7 +324,7 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
     let mut agent = layout.start_agent();
     assert_eq!(
         wait_for(30 * SECOND, || latest(&agent)),
-        Some(1.0),
+        Some(2.0),
         "{:?}",
         agent.stderr()
     );

@@ -181,6 +181,9 @@ pub enum Mode {
     Fail = 1,
     /// Holds every request for a minute before forwarding it.
     Stall = 2,
+    /// Plays a registry with the referrers API and no signature tags: answers referrers from
+    /// the `sha256-<hex>.sig` tags, which it hides.
+    Referrers = 3,
 }
 
 /// A proxy on its own loopback port in front of a registry.
@@ -235,6 +238,25 @@ fn serve(mut client: TcpStream, upstream: &str, mode: u8) {
     if mode == Mode::Stall as u8 {
         std::thread::sleep(Duration::from_secs(60));
     }
+    if mode == Mode::Referrers as u8 {
+        let line = String::from_utf8_lossy(&request)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let path = line.split(' ').nth(1).unwrap_or_default();
+        if path.contains("/manifests/sha256-") && path.ends_with(".sig") {
+            let _ = client.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        }
+        if let Some((repository, subject)) = path.split_once("/referrers/") {
+            let subject = subject.split('?').next().unwrap_or_default();
+            let _ = client.write_all(referrers(upstream, repository, subject).as_bytes());
+            return;
+        }
+    }
     let Ok(mut server) = TcpStream::connect(upstream) else {
         return;
     };
@@ -250,6 +272,38 @@ fn serve(mut client: TcpStream, upstream: &str, mode: u8) {
     let mut response = Vec::new();
     let _ = server.read_to_end(&mut response);
     let _ = client.write_all(&response);
+}
+
+/// An OCI index of the signature the registry holds under `subject`'s tag, as the referrers
+/// API would answer.
+fn referrers(upstream: &str, repository: &str, subject: &str) -> String {
+    let tag = format!("{}.sig", subject.replace(':', "-"));
+    let mut server = TcpStream::connect(upstream).expect("the registry");
+    let head = format!(
+        "HEAD {repository}/manifests/{tag} HTTP/1.1\r\nHost: {upstream}\r\nAccept: \
+         application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+    );
+    server.write_all(head.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = server.read_to_string(&mut response);
+    let found = response.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("docker-content-digest")
+            .then(|| value.trim().to_string())
+    });
+    let manifests = found.map_or(String::new(), |digest| {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":1,"artifactType":"application/vnd.wasmon.signature.v1+minisign"}}"#
+        )
+    });
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{manifests}]}}"#
+    );
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// Reads one request: its head and a `Content-Length` body.
