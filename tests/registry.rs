@@ -109,7 +109,8 @@ fn with_registry<T>(addr: &str, f: impl AsyncFnOnce(Reference, Client) -> T) -> 
     let reference = format!("{addr}/{REPOSITORY}:stable");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (parsed, registry) = wasmon::registry::connect(&reference, true, None).unwrap();
+        let (parsed, registry) =
+            wasmon::registry::connect(&reference, true, Default::default()).unwrap();
         f(parsed, registry).await
     })
 }
@@ -419,6 +420,19 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
     assert_eq!(
         std::fs::read(&pulled).unwrap(),
         std::fs::read(guest("emit_v2")).unwrap()
+    );
+    // With no flags, the agent's trusted keys and its source's settings are used.
+    let out = layout.wasmon(&["pull", &reference, "-o", &output]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = layout.wasmon(&["verify", &reference]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     // The file and the signature written beside it verify offline.
     let out = by("verify", &output, &keys, &[]);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmon::registry::{TrustedKey, TrustedKeys, connect, digest_of, pull_verified};
+use wasmon::registry::{SourceAuth, TrustedKey, TrustedKeys, connect, digest_of, pull_verified};
 
 /// Pulls measured.
 const PULLS: usize = 10;
@@ -56,7 +56,7 @@ fn sign(keys: &minisign::KeyPair, digest: &str) -> String {
 async fn publish(reference: &str, file: &Path, keys: &minisign::KeyPair) {
     let bytes = std::fs::read(file).expect("the guest is built (cargo xtask build-checks)");
     let signature = sign(keys, &digest_of(&bytes));
-    let (parsed, registry) = connect(reference, true, None).expect("a registry");
+    let (parsed, registry) = connect(reference, true, SourceAuth::Anonymous).expect("a registry");
     registry
         .push_signed(&parsed, bytes, Some(&signature))
         .await
@@ -71,7 +71,8 @@ async fn pull_and_poll(addr: &str, counter: &Counter, keys: &minisign::KeyPair, 
     let mut times = Vec::new();
     let (mut requests, mut bytes, mut size) = (0, 0, 0);
     for _ in 0..PULLS {
-        let (parsed, registry) = connect(&reference, true, None).expect("a registry");
+        let (parsed, registry) =
+            connect(&reference, true, SourceAuth::Anonymous).expect("a registry");
         let before = counter.snapshot();
         let started = Instant::now();
         let manifest = registry.resolve(&parsed).await.expect("resolved");
@@ -90,7 +91,7 @@ async fn pull_and_poll(addr: &str, counter: &Counter, keys: &minisign::KeyPair, 
         times[0],
         times[PULLS - 1]
     );
-    let (parsed, registry) = connect(&reference, true, None).expect("a registry");
+    let (parsed, registry) = connect(&reference, true, SourceAuth::Anonymous).expect("a registry");
     registry.resolve(&parsed).await.expect("resolved");
     let before = counter.snapshot();
     let started = Instant::now();

@@ -9,6 +9,7 @@ mod logging;
 mod new;
 mod pull;
 mod push;
+mod reach;
 mod run;
 mod status;
 mod verify;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use reach::RegistryArgs;
 
 use crate::config::{AgentConfig, ConfigOverrides};
 
@@ -108,8 +110,9 @@ enum Command {
     Verify {
         /// The `.wasm` file, or a registry reference (`registry/repository:tag`).
         target: String,
-        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several.
-        #[arg(long = "key", required = true)]
+        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several
+        /// [default: the agent's trusted_keys].
+        #[arg(long = "key")]
         keys: Vec<String>,
         /// The signature file [default: FILE.minisig].
         #[arg(long)]
@@ -135,8 +138,9 @@ enum Command {
     Pull {
         /// `registry[:port]/repository:tag` or `…@sha256:<hex>`.
         reference: String,
-        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several.
-        #[arg(long = "key", required = true)]
+        /// A trusted public key: a `RW…` line or a minisign `.pub` file; repeat for several
+        /// [default: the agent's trusted_keys].
+        #[arg(long = "key")]
         keys: Vec<String>,
         /// Where to write the component [default: ./<repository>.wasm].
         #[arg(long, short)]
@@ -144,17 +148,6 @@ enum Command {
         #[command(flatten)]
         registry: RegistryArgs,
     },
-}
-
-/// How the command line reaches a registry.
-#[derive(Debug, Args)]
-struct RegistryArgs {
-    /// Plain HTTP, for a registry on loopback.
-    #[arg(long)]
-    insecure: bool,
-    /// Credentials from a Docker-style `config.json`.
-    #[arg(long, value_name = "FILE")]
-    docker_config: Option<PathBuf>,
 }
 
 /// Parses the command line and runs the command.
@@ -191,18 +184,6 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Inspect { file } => return inspect::inspect(file).await,
-        Command::Verify {
-            target,
-            keys,
-            signature,
-            registry,
-        } => return verify::verify(target, signature.as_deref(), keys, registry).await,
-        Command::Pull {
-            reference,
-            keys,
-            output,
-            registry,
-        } => return pull::pull(reference, keys, output.as_deref(), registry).await,
         Command::New { name, lang, dir } => {
             new::new(name, *lang, dir.clone())?;
             return Ok(ExitCode::SUCCESS);
@@ -214,16 +195,28 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         conf_d: cli.paths.conf_d,
         checks_d: cli.paths.checks_d,
     };
-    if let Command::Push {
-        target,
-        reference,
-        key,
-        registry,
-    } = &cli.command
-    {
-        // The agent's config is read only to build a project (for its compiled cache).
-        let config = || AgentConfig::load(&overrides);
-        return push::push(config, target, reference, key, registry).await;
+    // The registry commands read the agent's config only for what their flags leave open.
+    let lazy = || AgentConfig::load(&overrides);
+    match &cli.command {
+        Command::Push {
+            target,
+            reference,
+            key,
+            registry,
+        } => return push::push(&lazy, target, reference, key, registry).await,
+        Command::Verify {
+            target,
+            keys,
+            signature,
+            registry,
+        } => return verify::verify(target, signature.as_deref(), keys, registry, &lazy).await,
+        Command::Pull {
+            reference,
+            keys,
+            output,
+            registry,
+        } => return pull::pull(reference, keys, output.as_deref(), registry, &lazy).await,
+        _ => {}
     }
     let config = AgentConfig::load(&overrides)?;
     match cli.command {

@@ -1,5 +1,6 @@
-//! `wasmon pull REFERENCE --key PUB`: what a fleet would get, pulled and verified exactly as
-//! the agent does it, and written out with its signature.
+//! `wasmon pull REFERENCE [--key PUB]`: what a fleet would get, pulled and verified exactly as
+//! the agent does it (by default with its trusted keys and its source's settings), and
+//! written out with its signature.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::RegistryArgs;
-use crate::registry::{TrustedKey, TrustedKeys, Verified, connect, pull_verified};
+use super::reach::{LazyConfig, RegistryArgs, trusted};
+use crate::registry::{Verified, pull_verified};
 
 /// Largest component the command line pulls, as the agent's default.
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -20,8 +21,9 @@ pub async fn pull(
     keys: &[String],
     output: Option<&Path>,
     registry: &RegistryArgs,
+    config: LazyConfig<'_>,
 ) -> anyhow::Result<ExitCode> {
-    let Some(verified) = fetch(reference, keys, registry).await? else {
+    let Some(verified) = fetch(reference, keys, registry, config).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let output = output.map_or_else(
@@ -49,14 +51,10 @@ pub async fn fetch(
     reference: &str,
     keys: &[String],
     registry: &RegistryArgs,
+    config: LazyConfig<'_>,
 ) -> anyhow::Result<Option<Verified>> {
-    let trusted = TrustedKeys(
-        keys.iter()
-            .map(|k| TrustedKey::parse(k))
-            .collect::<Result<_, _>>()?,
-    );
-    let (parsed, client) = connect(reference, registry.insecure, registry.docker_config.clone())
-        .map_err(anyhow::Error::msg)?;
+    let trusted = trusted(keys, config)?;
+    let (parsed, client) = registry.connect(reference, config)?;
     let started = Instant::now();
     let result = async {
         let manifest = client.resolve(&parsed).await?;

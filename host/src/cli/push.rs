@@ -9,9 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use base64::Engine;
 
-use super::RegistryArgs;
-use crate::config::{AgentConfig, ConfigError};
-use crate::registry::{TrustedKey, connect, digest_of};
+use super::reach::{LazyConfig, RegistryArgs};
+use crate::registry::{TrustedKey, digest_of};
 
 /// Where the secret key's password is read from, for an encrypted key.
 const PASSWORD_VARIABLE: &str = "WASMON_KEY_PASSWORD";
@@ -19,7 +18,7 @@ const PASSWORD_VARIABLE: &str = "WASMON_KEY_PASSWORD";
 /// Pushes `target` (a project folder, built with the agent's `config`, or a `.wasm`) to
 /// `reference`, signed with `key`.
 pub async fn push(
-    config: impl FnOnce() -> Result<AgentConfig, ConfigError>,
+    config: LazyConfig<'_>,
     target: &Path,
     reference: &str,
     key: &Path,
@@ -36,8 +35,7 @@ pub async fn push(
     }
     let digest = digest_of(&bytes);
     let (signature, key_id) = sign(key, &digest, reference)?;
-    let (parsed, client) = connect(reference, registry.insecure, registry.docker_config.clone())
-        .map_err(anyhow::Error::msg)?;
+    let (parsed, client) = registry.connect(reference, config)?;
     let manifest = client
         .push_signed(&parsed, bytes, Some(&signature))
         .await

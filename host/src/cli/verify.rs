@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::RegistryArgs;
+use super::reach::{LazyConfig, RegistryArgs, trusted};
 
-use crate::registry::{SignatureError, TrustedKey, TrustedKeys, digest_of};
+use crate::registry::{SignatureError, TrustedKeys, digest_of};
 
 /// Verifies `target`: a file against its signature (`signature`, else `FILE.minisig`), or
 /// anything else as a registry reference, pulled as the agent pulls it.
@@ -17,23 +17,25 @@ pub async fn verify(
     signature: Option<&Path>,
     keys: &[String],
     registry: &RegistryArgs,
+    config: LazyConfig<'_>,
 ) -> anyhow::Result<ExitCode> {
     let file = Path::new(target);
     if file.exists() {
-        return verify_file(file, signature, keys);
+        return verify_file(file, signature, &trusted(keys, config)?);
     }
-    Ok(match super::pull::fetch(target, keys, registry).await? {
-        Some(_) => ExitCode::SUCCESS,
-        None => ExitCode::FAILURE,
-    })
+    Ok(
+        match super::pull::fetch(target, keys, registry, config).await? {
+            Some(_) => ExitCode::SUCCESS,
+            None => ExitCode::FAILURE,
+        },
+    )
 }
 
-fn verify_file(file: &Path, signature: Option<&Path>, keys: &[String]) -> anyhow::Result<ExitCode> {
-    let trusted = TrustedKeys(
-        keys.iter()
-            .map(|k| TrustedKey::parse(k))
-            .collect::<Result<_, _>>()?,
-    );
+fn verify_file(
+    file: &Path,
+    signature: Option<&Path>,
+    trusted: &TrustedKeys,
+) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
     let digest = digest_of(&bytes);
     let signature = signature.map_or_else(|| sidecar(file), Path::to_path_buf);

@@ -173,17 +173,17 @@ impl Sources {
 }
 
 /// A registry for a command-line `reference`: plain HTTP when `insecure` (loopback only),
-/// credentials from a Docker-style config file when given.
+/// with `auth`.
 pub fn connect(
     reference: &str,
     insecure: bool,
-    docker_config: Option<std::path::PathBuf>,
+    auth: SourceAuth,
 ) -> Result<(oci_client::Reference, Registry), String> {
     let source = SourceConfig {
         check: "pulled".into(),
         reference: reference.into(),
         poll_secs: 300.0,
-        auth: docker_config.map_or(SourceAuth::Anonymous, SourceAuth::DockerConfig),
+        auth,
         insecure,
         max_size_mib: 64,
         init_config: None,

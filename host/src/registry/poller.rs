@@ -202,6 +202,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_refresh_polls_at_once_and_is_answered_after_the_poll() {
+        // The agent installs the one TLS provider at start (cli::main); so does this test.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let tmp = tempfile::tempdir().unwrap();
         let source: SourceConfig =
             serde_yaml::from_str("check: x\nreference: 127.0.0.1:9/x:1\ninsecure: true\n").unwrap();

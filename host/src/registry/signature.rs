@@ -44,7 +44,7 @@ pub enum SignatureError {
 #[derive(Clone)]
 pub struct TrustedKey {
     key: PublicKey,
-    /// The key id as `minisign` prints it (16 upper-case hex digits).
+    /// The key id as `minisign` prints it (upper-case hex, no leading zeros).
     pub id: String,
 }
 
@@ -132,12 +132,22 @@ fn key_id(line: &str, at: usize) -> Option<String> {
         .decode(line)
         .ok()?;
     let id: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-    Some(format!("{:016X}", u64::from_le_bytes(id)))
+    Some(format!("{:X}", u64::from_le_bytes(id)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_ids_are_written_as_minisign_writes_them() {
+        // Debian's minisign named a key `8663301DB3CA5FF` in its `.pub` file: no leading zero.
+        let mut bytes = b"Ed".to_vec();
+        bytes.extend_from_slice(&0x0866_3301_DB3C_A5FF_u64.to_le_bytes());
+        bytes.extend_from_slice(&[0; 32]);
+        let line = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(key_id(&line, 2).as_deref(), Some("8663301DB3CA5FF"));
+    }
 
     // Made by Debian's minisign 0.11: `minisign -G -W`, then `minisign -S -m digest`.
     const KEY_A: &str = "RWS7dpy4tBHCS4WIdTDCjmysmRABE43fC8vF2FwBKjIts8sVbVgFq9rV";
