@@ -72,49 +72,39 @@ pub async fn pull_verified(
     max_bytes: u64,
     kept: impl FnOnce(&str) -> Option<Vec<u8>>,
 ) -> Result<Verified, PullError> {
-    verify(registry, reference, manifest_digest, keys, max_bytes, kept)
-        .await
-        .map_err(|error| PullError::Manifest {
-            digest: manifest_digest.to_string(),
-            error: Box::new(error),
+    let verified = async {
+        let manifest = registry
+            .component_manifest(reference, manifest_digest)
+            .await?;
+        let digest = manifest.layer.digest.clone();
+        let signature = registry
+            .signature(reference, manifest_digest)
+            .await?
+            .ok_or_else(|| SignatureError::Missing {
+                digest: digest.clone(),
+            })?;
+        let key_id = keys.verify(&digest, &signature)?;
+        let (bytes, downloaded) = match kept(&digest).filter(|b| digest_of(b) == digest) {
+            Some(bytes) => (bytes, false),
+            None => (
+                registry.blob(reference, &manifest.layer, max_bytes).await?,
+                true,
+            ),
+        };
+        if !wasmparser::Parser::is_component(&bytes) {
+            return Err(PullError::NotAComponent(digest));
+        }
+        Ok(Verified {
+            manifest_digest: manifest_digest.to_string(),
+            digest,
+            key_id,
+            signature,
+            bytes,
+            downloaded,
         })
-}
-
-async fn verify(
-    registry: &Registry,
-    reference: &Reference,
-    manifest_digest: &str,
-    keys: &TrustedKeys,
-    max_bytes: u64,
-    kept: impl FnOnce(&str) -> Option<Vec<u8>>,
-) -> Result<Verified, PullError> {
-    let manifest = registry
-        .component_manifest(reference, manifest_digest)
-        .await?;
-    let digest = manifest.layer.digest.clone();
-    let signature = registry
-        .signature(reference, manifest_digest)
-        .await?
-        .ok_or_else(|| SignatureError::Missing {
-            digest: digest.clone(),
-        })?;
-    let key_id = keys.verify(&digest, &signature)?;
-    let (bytes, downloaded) = match kept(&digest).filter(|b| digest_of(b) == digest) {
-        Some(bytes) => (bytes, false),
-        None => (
-            registry.blob(reference, &manifest.layer, max_bytes).await?,
-            true,
-        ),
     };
-    if !wasmparser::Parser::is_component(&bytes) {
-        return Err(PullError::NotAComponent(digest));
-    }
-    Ok(Verified {
-        manifest_digest: manifest_digest.to_string(),
-        digest,
-        key_id,
-        signature,
-        bytes,
-        downloaded,
+    verified.await.map_err(|error| PullError::Manifest {
+        digest: manifest_digest.to_string(),
+        error: Box::new(error),
     })
 }
