@@ -136,7 +136,7 @@ impl Registry {
             .send(reference, reqwest::Method::HEAD, &url, MANIFESTS)
             .await?;
         match response.headers().get("docker-content-digest") {
-            Some(digest) => Ok(digest.to_str().unwrap_or_default().to_string()),
+            Some(digest) => valid_digest(digest.to_str().unwrap_or_default()),
             None => {
                 // The registry does not say: read the manifest and hash it.
                 let body = self
@@ -163,7 +163,10 @@ impl Registry {
         match manifest.layers.as_slice() {
             [layer] if layer.media_type == WASM_LAYER => Ok(ComponentManifest {
                 digest: digest.to_string(),
-                layer: layer.clone(),
+                layer: OciDescriptor {
+                    digest: valid_digest(&layer.digest)?,
+                    ..layer.clone()
+                },
             }),
             layers => Err(RegistryError::Invalid(format!(
                 "{digest} is not a Wasm component artifact: it has {} layer(s) ({}), not one \
@@ -198,7 +201,7 @@ impl Registry {
                     .manifests
                     .into_iter()
                     .filter(|m| m.artifact_type.as_deref() == Some(SIGNATURE))
-                    .map(|m| m.digest),
+                    .filter_map(|m| valid_digest(&m.digest).ok()),
             );
         }
         if candidates.is_empty() {
@@ -528,6 +531,22 @@ const MANIFESTS: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
 
+/// `digest` if it is `sha256:` and 64 lower-case hex digits: what names a file or a URL here.
+fn valid_digest(digest: &str) -> Result<String, RegistryError> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(digest.to_string())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "{digest:?} is not a sha256 digest (`sha256:` and 64 hex digits)"
+        )))
+    }
+}
+
 /// The referrers tag schema's signature tag: `sha256-<hex>.sig`.
 pub fn signature_tag(manifest_digest: &str) -> String {
     format!("{}.sig", manifest_digest.replace(':', "-"))
@@ -634,6 +653,15 @@ mod tests {
                 .to_string()
                 .contains("no `auths` entry for other.example.com")
         );
+    }
+
+    #[test]
+    fn only_a_sha256_digest_names_a_file_or_a_url() {
+        let good = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(valid_digest(&good).unwrap(), good);
+        for bad in ["sha256:../../etc/passwd", "sha512:ab", "sha256:AB", ""] {
+            assert!(valid_digest(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
