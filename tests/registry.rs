@@ -299,6 +299,22 @@ fn tampered_components_are_refused_and_failing_registries_wait_for_nothing() {
     );
     proxy.set(Mode::Pass);
 
+    // Signed, but not a wasmon check: refused before it becomes what a restart runs.
+    let from = agent.stderr().len();
+    push(&layout, &guest("wrong_world"), &direct, &keys.secret);
+    let line = wait_for(20 * SECOND, || {
+        agent.stderr()[from..]
+            .iter()
+            .find(|l| l.contains("refused a pulled check") && l.contains("does not load"))
+            .cloned()
+    });
+    assert!(
+        line.as_deref()
+            .is_some_and(|l| l.contains("does not export `wasmon:check/check@0.1.0`")),
+        "{line:?}"
+    );
+    assert_eq!(latest(&agent), Some(2.0));
+
     // A registry answering 500s, then one that stalls: retried with back-off, and the
     // healthy check and the status answer go on meanwhile.
     let from = agent.stdout().len();

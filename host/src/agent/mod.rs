@@ -21,6 +21,7 @@ pub use self_metrics::resident_bytes;
 pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 
+use crate::catalog::ModuleCache;
 use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
 use crate::registry::{Refresher, Sources};
@@ -113,7 +114,19 @@ impl Agent {
         let changed = Arc::new(move || {
             let _ = changed.try_send(Request::Changed);
         });
-        let sources = Sources::start(config, changed, &shutdown);
+        // A pulled version must load before a restart would run it; it compiles into the
+        // cache the supervisor then reads, so it is compiled once.
+        let (engine, cache) = (
+            runtime.engine().clone(),
+            ModuleCache::new(runtime.engine(), &config.data_dir),
+        );
+        let validate = Arc::new(move |path: &std::path::Path| {
+            cache
+                .load(&engine, path)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        let sources = Sources::start(config, changed, validate, &shutdown);
         let mut supervisor = Supervisor::new(
             config.clone(),
             runtime.clone(),

@@ -30,12 +30,14 @@ use crate::config::AgentConfig;
 const REFRESH_WAIT: Duration = Duration::from_secs(120);
 
 type Changed = Arc<dyn Fn() + Send + Sync>;
+pub use poller::Validate;
 
 /// The pollers of every source in `wasmon.yaml`, replaced when a reload changes them.
 pub struct Sources {
     state: Arc<SourcesState>,
     refresher: Refresher,
     changed: Changed,
+    validate: Validate,
     /// The sources and keys the pollers were started with.
     running: (Vec<SourceConfig>, Vec<String>),
     /// Stops the current pollers (a child of the agent's shutdown).
@@ -72,12 +74,19 @@ impl Refresher {
 }
 
 impl Sources {
-    /// Starts one poller per source; `changed` is called when a new version is kept.
-    pub fn start(config: &AgentConfig, changed: Changed, stop: &CancellationToken) -> Self {
+    /// Starts one poller per source; a verified version becomes the one that runs when
+    /// `validate` loads it, and then `changed` is called.
+    pub fn start(
+        config: &AgentConfig,
+        changed: Changed,
+        validate: Validate,
+        stop: &CancellationToken,
+    ) -> Self {
         let mut sources = Self {
             state: Arc::new(SourcesState::default()),
             refresher: Refresher::default(),
             changed,
+            validate,
             running: (Vec::new(), Vec::new()),
             stop: stop.child_token(),
             agent_stop: stop.clone(),
@@ -140,6 +149,7 @@ impl Sources {
                 registry,
                 keys: keys.clone(),
                 store,
+                validate: self.validate.clone(),
             };
             self.tasks.push(tokio::spawn(poller::follow(
                 follower,

@@ -42,7 +42,12 @@ pub struct Follower {
     pub keys: Arc<TrustedKeys>,
     /// Where verified versions are kept.
     pub store: Store,
+    /// Whether the agent can run a kept version (it compiles into the agent's cache).
+    pub validate: Validate,
 }
+
+/// Loads a component file as the supervisor will, answering why it cannot.
+pub type Validate = Arc<dyn Fn(&std::path::Path) -> Result<(), String> + Send + Sync>;
 
 impl Follower {
     /// Resolves the reference and, if it names something new, pulls and verifies it. The
@@ -78,7 +83,17 @@ impl Follower {
             key_id: verified.key_id,
             verified_ms: now_ms(),
         };
-        self.store.install(&current, &verified.bytes)?;
+        // Only a version the agent can run becomes the one a restart runs.
+        let kept = self.store.keep(&current.digest, &verified.bytes)?;
+        let validate = self.validate.clone();
+        let loaded = tokio::task::spawn_blocking(move || validate(&kept))
+            .await
+            .unwrap_or_else(|e| Err(format!("loading it failed: {e}")));
+        if let Err(reason) = loaded {
+            self.store.forget(&current.digest);
+            return Err(PullError::Unusable(reason));
+        }
+        self.store.install(&current)?;
         state.counters.pulls.fetch_add(1, Ordering::Relaxed);
         Ok(Polled::Installed(current))
     }
@@ -213,6 +228,7 @@ mod tests {
             reference,
             keys: Arc::new(TrustedKeys(Vec::new())),
             store: Store::new(tmp.path(), "x"),
+            validate: Arc::new(|_| Ok(())),
             source,
         };
         let state = Arc::new(SourcesState::default());

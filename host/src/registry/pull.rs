@@ -20,6 +20,9 @@ pub enum PullError {
     /// The layer is not a WebAssembly component.
     #[error("the layer {0} is not a WebAssembly component")]
     NotAComponent(String),
+    /// The component is signed but the agent cannot run it (its world, its imports).
+    #[error("the component does not load: {0}")]
+    Unusable(String),
     /// The verified component could not be kept on disk.
     #[error("cannot keep the verified component: {0}")]
     Store(#[from] std::io::Error),
@@ -39,7 +42,9 @@ impl PullError {
         match self {
             Self::Registry(RegistryError::Transport(_) | RegistryError::NotFound(_))
             | Self::Store(_) => false,
-            Self::Registry(_) | Self::Signature(_) | Self::NotAComponent(_) => true,
+            Self::Registry(_) | Self::Signature(_) | Self::NotAComponent(_) | Self::Unusable(_) => {
+                true
+            }
             Self::Manifest { error, .. } => error.is_refusal(),
         }
     }

@@ -58,16 +58,29 @@ impl Store {
         self.dir.join(format!("{}.wasm", digest.replace(':', "-")))
     }
 
-    /// Keeps `bytes` (already verified) as the version that runs, and prunes old versions.
-    pub fn install(&self, current: &Current, bytes: &[u8]) -> std::io::Result<()> {
+    /// Writes `bytes` (already verified) as the version of `digest`, not yet the one that
+    /// runs; its path.
+    pub fn keep(&self, digest: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&self.dir)?;
-        let module = self.module(&current.digest);
+        let module = self.module(digest);
         if !module.is_file() {
             write_atomically(&module, bytes)?;
         }
+        Ok(module)
+    }
+
+    /// Removes a kept version that did not load, unless it is the one that runs.
+    pub fn forget(&self, digest: &str) {
+        if self.current().is_none_or(|c| c.digest != digest) {
+            let _ = std::fs::remove_file(self.module(digest));
+        }
+    }
+
+    /// Makes the kept version `current` names the one that runs, and prunes old versions.
+    pub fn install(&self, current: &Current) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(current).map_err(std::io::Error::other)?;
         write_atomically(&self.dir.join("current.json"), &json)?;
-        self.prune(&module);
+        self.prune(&self.module(&current.digest));
         Ok(())
     }
 
@@ -130,7 +143,8 @@ mod tests {
         assert_eq!(store.current_module(), None);
         for n in 0..5 {
             let digest = format!("sha256:{n}");
-            store.install(&current(&digest), &[n]).unwrap();
+            store.keep(&digest, &[n]).unwrap();
+            store.install(&current(&digest)).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(store.current(), Some(current("sha256:4")));
@@ -142,7 +156,14 @@ mod tests {
             .count();
         assert_eq!(kept, KEPT_VERSIONS);
         // A pin back to a kept version needs no second write.
-        store.install(&current("sha256:3"), &[]).unwrap();
+        store.keep("sha256:3", &[]).unwrap();
+        store.install(&current("sha256:3")).unwrap();
         assert_eq!(std::fs::read(store.current_module().unwrap()).unwrap(), [3]);
+        // A version that did not load is forgotten; the one that runs never is.
+        store.keep("sha256:9", &[9]).unwrap();
+        store.forget("sha256:9");
+        store.forget("sha256:3");
+        assert!(!store.module("sha256:9").exists());
+        assert!(store.module("sha256:3").exists());
     }
 }
