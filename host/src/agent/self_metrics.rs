@@ -61,7 +61,7 @@ pub async fn run(
             ));
         }
         cpu_before = process_cpu_seconds();
-        if !sources.reports().is_empty() {
+        if !sources.is_empty() {
             series.extend(sources.series(&mut pulled, &tags, timestamp_ms));
         }
         let mut service_checks = Vec::new();

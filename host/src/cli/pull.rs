@@ -9,10 +9,11 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::reach::{LazyConfig, RegistryArgs, trusted};
-use crate::registry::{Verified, pull_verified};
+use super::verify::sidecar;
+use crate::registry::{DEFAULT_MAX_SIZE_MIB, Verified, pull_verified};
 
-/// Largest component the command line pulls, as the agent's default.
-const MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest component the command line pulls: the agent's default.
+const MAX_BYTES: u64 = DEFAULT_MAX_SIZE_MIB * 1024 * 1024;
 
 /// Pulls and verifies `reference`, writing it to `output` (default `<repository>.wasm`) and
 /// its signature beside it.
@@ -26,22 +27,11 @@ pub async fn pull(
     let Some(verified) = fetch(reference, keys, registry, config).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let output = output.map_or_else(
-        || {
-            let name = reference
-                .split(['@', ':'])
-                .next()
-                .and_then(|r| r.rsplit('/').next())
-                .unwrap_or("pulled");
-            PathBuf::from(format!("{name}.wasm"))
-        },
-        Path::to_path_buf,
-    );
+    let output = output.map_or_else(|| default_output(reference), Path::to_path_buf);
     std::fs::write(&output, &verified.bytes).with_context(|| format!("{}", output.display()))?;
-    let mut signature = output.clone().into_os_string();
-    signature.push(".minisig");
+    let signature = sidecar(&output);
     std::fs::write(&signature, &verified.signature)
-        .with_context(|| format!("{}", signature.to_string_lossy()))?;
+        .with_context(|| format!("{}", signature.display()))?;
     println!("wrote {}", output.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -77,5 +67,32 @@ pub async fn fetch(
             Ok(None)
         }
         Err(e) => Err(e).with_context(|| format!("pulling {reference}")),
+    }
+}
+
+/// `./<last part of the repository>.wasm`: `emit.wasm` for `127.0.0.1:5000/checks/emit:1`.
+fn default_output(reference: &str) -> PathBuf {
+    let name = reference
+        .parse::<oci_client::Reference>()
+        .ok()
+        .and_then(|r| r.repository().rsplit('/').next().map(str::to_string))
+        .unwrap_or_else(|| "pulled".into());
+    PathBuf::from(format!("{name}.wasm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_output_is_named_by_the_repository() {
+        let pinned = format!("r.io/checks/emit@sha256:{}", "ab".repeat(32));
+        for reference in ["127.0.0.1:5000/checks/emit:1", pinned.as_str()] {
+            assert_eq!(
+                default_output(reference),
+                PathBuf::from("emit.wasm"),
+                "{reference}"
+            );
+        }
     }
 }

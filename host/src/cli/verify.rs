@@ -59,7 +59,7 @@ fn verify_file(
 }
 
 /// `check.wasm.minisig`, where `minisign` puts a file's signature.
-fn sidecar(file: &Path) -> PathBuf {
+pub(super) fn sidecar(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".minisig");
     PathBuf::from(name)

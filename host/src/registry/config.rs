@@ -92,12 +92,17 @@ impl TryFrom<AuthFields> for SourceAuth {
     }
 }
 
+/// Seconds between polls when a source does not say.
+pub const DEFAULT_POLL_SECS: f64 = 300.0;
+/// Largest component, in MiB, when a source does not say.
+pub const DEFAULT_MAX_SIZE_MIB: u64 = 64;
+
 fn default_poll_secs() -> f64 {
-    300.0
+    DEFAULT_POLL_SECS
 }
 
 fn default_max_size_mib() -> u64 {
-    64
+    DEFAULT_MAX_SIZE_MIB
 }
 
 /// Shortest poll interval accepted, in seconds.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{SourceAuth, SourceConfig, problems};
+pub use config::{DEFAULT_MAX_SIZE_MIB, SourceAuth, SourceConfig, problems};
 pub use oci::{Pushed, Registry, RegistryError, signature_tag};
 pub use pull::{PullError, Verified, pull_verified};
 pub use signature::{KeyError, SignatureError, TrustedKey, TrustedKeys, digest_of};
@@ -192,10 +192,10 @@ pub fn connect(
     let source = SourceConfig {
         check: "pulled".into(),
         reference: reference.into(),
-        poll_secs: 300.0,
+        poll_secs: config::DEFAULT_POLL_SECS,
         auth,
         insecure,
-        max_size_mib: 64,
+        max_size_mib: DEFAULT_MAX_SIZE_MIB,
         init_config: None,
         instances: None,
     };
@@ -208,17 +208,25 @@ pub fn connect(
 }
 
 impl SourceReport {
-    /// What the store holds for `source`, before any poll.
-    pub fn from_store(store: &Store, source: &SourceConfig) -> Self {
-        let current = store.current();
-        let last = store.last_report();
+    /// `source` running `current`, not yet polled.
+    pub fn of(source: &SourceConfig, current: Option<Current>) -> Self {
         Self {
             check: source.check.clone(),
             reference: source.reference.clone(),
             digest: current.as_ref().map(|c| c.digest.clone()),
             key_id: current.map(|c| c.key_id),
+            last_poll_ms: None,
+            last_error: None,
+        }
+    }
+
+    /// What the store holds for `source`, with the last poll it kept.
+    pub fn from_store(store: &Store, source: &SourceConfig) -> Self {
+        let last = store.last_report();
+        Self {
             last_poll_ms: last.as_ref().and_then(|l| l.last_poll_ms),
             last_error: last.and_then(|l| l.last_error),
+            ..Self::of(source, store.current())
         }
     }
 }

@@ -95,11 +95,7 @@ impl Registry {
     /// A client for `source`'s registry, with its credentials.
     pub fn new(source: &SourceConfig, reference: &Reference) -> Result<Self, RegistryError> {
         let auth = registry_auth(&source.auth, reference.resolve_registry())?;
-        Self::with_auth(auth, source.insecure)
-    }
-
-    /// A client with `auth`, plain HTTP when `insecure`.
-    pub fn with_auth(auth: RegistryAuth, insecure: bool) -> Result<Self, RegistryError> {
+        let insecure = source.insecure;
         let client = Client::new(ClientConfig {
             protocol: if insecure {
                 ClientProtocol::Http
@@ -142,7 +138,8 @@ impl Registry {
                 let body = self
                     .get(reference, "manifests", tag, MANIFESTS, MAX_MANIFEST)
                     .await?;
-                Ok(digest_of(&body.ok_or_else(|| not_found(reference))?))
+                let body = body.ok_or_else(|| RegistryError::NotFound(reference.whole()))?;
+                Ok(digest_of(&body))
             }
         }
     }
@@ -153,7 +150,10 @@ impl Registry {
         reference: &Reference,
         digest: &str,
     ) -> Result<ComponentManifest, RegistryError> {
-        let manifest = self.manifest(reference, digest).await?;
+        let manifest = self
+            .manifest_if_any(reference, digest)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("manifest {digest}")))?;
         if manifest.config.media_type != WASM_CONFIG {
             return Err(RegistryError::Invalid(format!(
                 "{digest} is not a Wasm component artifact: its config is {:?}, not {WASM_CONFIG:?}",
@@ -365,17 +365,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The image manifest `digest` (or tag), checked against its digest when one is given.
-    async fn manifest(
-        &self,
-        reference: &Reference,
-        digest: &str,
-    ) -> Result<OciImageManifest, RegistryError> {
-        self.manifest_if_any(reference, digest)
-            .await?
-            .ok_or_else(|| RegistryError::NotFound(format!("manifest {digest}")))
-    }
-
+    /// The image manifest `digest_or_tag`, checked against its digest when it is one; `None`
+    /// when the registry has none.
     async fn manifest_if_any(
         &self,
         reference: &Reference,
@@ -616,10 +607,6 @@ struct DockerConfig {
 #[derive(serde::Deserialize)]
 struct DockerAuth {
     auth: String,
-}
-
-fn not_found(reference: &Reference) -> RegistryError {
-    RegistryError::NotFound(reference.whole())
 }
 
 fn transport(e: impl std::fmt::Display) -> RegistryError {

@@ -55,8 +55,8 @@ impl Follower {
     pub async fn poll(&self, state: &SourcesState) -> Result<Polled, PullError> {
         let manifest_digest = self.registry.resolve(&self.reference).await?;
         let current = self.store.current();
-        if current.as_ref().is_some_and(|c| {
-            c.manifest_digest == manifest_digest && self.store.current_module().is_some()
+        if current.is_some_and(|c| {
+            c.manifest_digest == manifest_digest && self.store.module(&c.digest).is_file()
         }) {
             return Ok(Polled::Unchanged);
         }
@@ -100,14 +100,10 @@ impl Follower {
 
     /// The report after a poll that ended with `result`.
     fn report(&self, result: &Result<Polled, PullError>) -> SourceReport {
-        let current = self.store.current();
         SourceReport {
-            check: self.source.check.clone(),
-            reference: self.source.reference.clone(),
-            digest: current.as_ref().map(|c| c.digest.clone()),
-            key_id: current.map(|c| c.key_id),
             last_poll_ms: Some(now_ms()),
             last_error: result.as_ref().err().map(ToString::to_string),
+            ..SourceReport::of(&self.source, self.store.current())
         }
     }
 }

@@ -61,6 +61,11 @@ impl SourcesState {
         }
     }
 
+    /// Whether there is no source.
+    pub fn is_empty(&self) -> bool {
+        self.reports.lock().map_or(true, |r| r.is_empty())
+    }
+
     /// Every source's report, by check.
     pub fn reports(&self) -> Vec<SourceReport> {
         self.reports
