@@ -110,7 +110,7 @@ fn etcd_at_rest() -> Result<(), String> {
     std::fs::write(
         dir.path().join("wasmon.yaml"),
         format!(
-            "conf_d: conf.d\nchecks_d: [checks.d]\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\n\
+            "conf_d: conf.d\nchecks_d: [checks.d]\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\ndogstatsd: {{listen: \"\"}}\npush: {{listen: \"\"}}\n\
              cluster: {{etcd: [\"{client}\"], group: bench, lease_secs: 10}}\n"
         ),
     )

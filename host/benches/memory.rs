@@ -45,7 +45,7 @@ fn layout(instances: usize) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
     std::fs::write(
         dir.path().join("wasmon.yaml"),
-        format!("conf_d: conf.d\nchecks_d: [{}]\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\n", guests.display()),
+        format!("conf_d: conf.d\nchecks_d: [{}]\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\ndogstatsd: {{listen: \"\"}}\npush: {{listen: \"\"}}\n", guests.display()),
     )
     .unwrap();
     let shipped = std::fs::read_to_string(root().join("conf.d/system.yaml")).unwrap();

@@ -150,7 +150,7 @@ fn wasmon_layout(dir: &Path, name: &str, system: bool) -> (PathBuf, Option<u16>)
     std::fs::write(
         layout.join("wasmon.yaml"),
         format!(
-            "conf_d: conf.d\nchecks_d: [{}]\ndata_dir: data\ncontrol: {{listen: \"\"}}\n\
+            "conf_d: conf.d\nchecks_d: [{}]\ndata_dir: data\ncontrol: {{listen: \"\"}}\ndogstatsd: {{listen: \"\"}}\npush: {{listen: \"\"}}\n\
              sinks: [{{type: prometheus, listen: \"127.0.0.1:{port}\"}}]\n",
             root.join("target/wasm32-wasip2/guest").display()
         ),

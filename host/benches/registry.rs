@@ -151,7 +151,7 @@ impl Agent {
         std::fs::write(
             dir.join("wasmon.yaml"),
             format!(
-                "conf_d: conf.d\nchecks_d: []\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\n\
+                "conf_d: conf.d\nchecks_d: []\ndata_dir: data\ncontrol: {{listen: \"127.0.0.1:0\"}}\ndogstatsd: {{listen: \"\"}}\npush: {{listen: \"\"}}\n\
                  trusted_keys: [\"{public}\"]\nsources:\n  - {{check: pulled, reference: \"{reference}\", \
                  insecure: true, poll_secs: {poll_secs}}}\n"
             ),

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod error_chain;
+pub mod intake;
 pub mod model;
 pub mod registry;
 pub mod repeats;

@@ -90,7 +90,7 @@ fn truncate(s: &str) -> &str {
 }
 
 /// Health verdict of a service check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// Healthy.
@@ -104,6 +104,23 @@ pub enum Status {
 }
 
 impl Status {
+    /// Datadog's number for it: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Warning => 1,
+            Self::Critical => 2,
+            Self::Unknown => 3,
+        }
+    }
+
+    /// The status Datadog numbers `code`.
+    pub fn from_code(code: u8) -> Option<Self> {
+        [Self::Ok, Self::Warning, Self::Critical, Self::Unknown]
+            .get(usize::from(code))
+            .copied()
+    }
+
     /// Upper-case name, as Datadog prints it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,7 +133,7 @@ impl Status {
 }
 
 /// A service check as it leaves the agent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceCheck {
     /// e.g. `mysql.can_connect` or `wasmon.check.status`.
     pub name: String,
@@ -136,6 +153,39 @@ impl ServiceCheck {
     pub fn problem(&self) -> Option<String> {
         name_problem(&self.name).or_else(|| tags_problem(&self.name, &self.tags))
     }
+
+    /// The service check as a series, for backends that know no service checks (as Telegraf
+    /// and Vector carry them): a gauge named after the check, valued by [`Status::code`].
+    pub fn as_series(&self) -> Series {
+        Series {
+            name: self.name.clone(),
+            kind: SeriesKind::Gauge,
+            value: f64::from(self.status.code()),
+            timestamp_ms: self.timestamp_ms,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// An event (Datadog's), as applications send them over DogStatsD.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub text: String,
+    /// Unix milliseconds when it happened.
+    pub timestamp_ms: i64,
+    /// `normal` or `low`.
+    pub priority: Option<String>,
+    /// `error`, `warning`, `info` or `success`.
+    pub alert_type: Option<String>,
+    /// Events with one key are grouped.
+    pub aggregation_key: Option<String>,
+    /// Where it came from, e.g. `jenkins`.
+    pub source_type_name: Option<String>,
+    /// Tags, `host:` included.
+    pub tags: Vec<String>,
 }
 
 /// The kind of a series as backends know it.
@@ -172,6 +222,8 @@ pub struct Payload {
     pub series: Vec<Series>,
     /// Service checks.
     pub service_checks: Vec<ServiceCheck>,
+    /// Events.
+    pub events: Vec<Event>,
 }
 
 #[cfg(test)]

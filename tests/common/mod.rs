@@ -96,9 +96,16 @@ impl Layout {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
         std::fs::create_dir_all(dir.path().join("checks.d")).unwrap();
+        // Agents run side by side: the intake listens on free ports unless a test says where.
+        let mut intake = String::new();
+        for key in ["dogstatsd", "push"] {
+            if !extra_config.contains(&format!("{key}:")) {
+                intake.push_str(&format!("{key}: {{listen: \"127.0.0.1:0\"}}\n"));
+            }
+        }
         let config = format!(
             "hostname: test-host\ntags: [\"env:test\"]\nconf_d: conf.d\nchecks_d: [checks.d, {}]\n\
-             data_dir: data\ndefaults: {{jitter: false}}\ncontrol: {{listen: \"127.0.0.1:0\"}}\n{extra_config}",
+             data_dir: data\ndefaults: {{jitter: false}}\ncontrol: {{listen: \"127.0.0.1:0\"}}\n{intake}{extra_config}",
             guests_dir().display()
         );
         std::fs::write(dir.path().join("wasmon.yaml"), config).unwrap();

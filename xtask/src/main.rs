@@ -38,6 +38,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("minisign", "/usr/bin/minisign"),
     ("docker-registry", "/usr/bin/docker-registry"),
     ("apache2-utils", "/usr/bin/htpasswd"),
+    ("collectd-core", "/usr/sbin/collectd"),
 ];
 
 /// What the packaging check installs, beside cargo-deb from crates.io.
@@ -194,6 +195,16 @@ fn test() -> Result<(), String> {
     if !found {
         let mut pip = Command::new("python3");
         pip.args(["-m", "pip", "install", "--quiet", "componentize-py==0.25.1"]);
+        run(pip)?;
+    }
+    // The official DogStatsD client, which the intake tests send with.
+    let client = Command::new("python3")
+        .args(["-c", "import datadog"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !client {
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", "datadog==0.56.0"]);
         run(pip)?;
     }
     let mut fmt = cargo();

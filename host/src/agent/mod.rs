@@ -24,6 +24,7 @@ use supervisor::{Outcome, Supervisor};
 use crate::catalog::ModuleCache;
 use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
+use crate::intake::IntakeStats;
 use crate::registry::{Refresher, Sources};
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
@@ -97,7 +98,12 @@ pub struct Agent {
 impl Agent {
     /// Loads every check, joins the cluster group (if any), starts the instances that run here
     /// and begins watching for changes. Problems are logged; whatever is valid runs.
-    pub async fn start(config: &AgentConfig, runtime: &Runtime, sinks: Sinks) -> Self {
+    pub async fn start(
+        config: &AgentConfig,
+        runtime: &Runtime,
+        sinks: Sinks,
+        intake: Option<Arc<IntakeStats>>,
+    ) -> Self {
         let cluster = config.cluster.as_ref().and_then(|group| {
             let member = group.member.clone().unwrap_or_else(|| config.hostname());
             Cluster::join(group, &member)
@@ -133,6 +139,7 @@ impl Agent {
             &sinks,
             placement.clone(),
             sources.state(),
+            intake,
         );
         let first = supervisor.reconcile().await;
         let report = supervisor.status();

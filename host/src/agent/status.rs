@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterReport;
+use crate::intake::IntakeReport;
 use crate::registry::SourceReport;
 use crate::scheduler::InstanceStatus;
 use crate::sinks::StatsSnapshot;
@@ -28,6 +29,9 @@ pub struct StatusReport {
     /// Every check pulled from a registry.
     #[serde(default)]
     pub sources: Vec<SourceReport>,
+    /// What applications pushed (DogStatsD, the push API), when they may.
+    #[serde(default)]
+    pub intake: Option<IntakeReport>,
 }
 
 /// One remote sink.

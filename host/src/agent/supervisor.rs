@@ -19,6 +19,7 @@ use crate::catalog::{
     prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
+use crate::intake::IntakeStats;
 use crate::registry::SourcesState;
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
@@ -112,6 +113,8 @@ pub struct Supervisor {
     placed: BTreeSet<(String, usize)>,
     /// What the registry sources did.
     sources: Arc<SourcesState>,
+    /// What applications pushed.
+    intake: Option<Arc<IntakeStats>>,
 }
 
 impl Supervisor {
@@ -122,6 +125,7 @@ impl Supervisor {
         sinks: &Sinks,
         placement: Placement,
         sources: Arc<SourcesState>,
+        intake: Option<Arc<IntakeStats>>,
     ) -> Self {
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
@@ -141,6 +145,7 @@ impl Supervisor {
             placement,
             placed: BTreeSet::new(),
             sources,
+            intake,
         }
     }
 
@@ -589,6 +594,7 @@ impl Supervisor {
                 .collect(),
             cluster: self.placement.report(),
             sources: self.sources.reports(),
+            intake: self.intake.as_ref().map(|i| i.report()),
             problems: self
                 .problems
                 .iter()

@@ -2,6 +2,7 @@
 //! and the host, global and instance tags on everything.
 
 mod counters;
+pub mod window;
 
 use counters::Counters;
 
@@ -31,8 +32,19 @@ impl Aggregator {
     /// Series for one run at `timestamp_ms`. Counters yield nothing on their first run and
     /// nothing when they went backwards (a reset).
     pub fn series(&mut self, timestamp_ms: i64, samples: Vec<Sample>) -> Vec<Series> {
+        let out = self.timestamped(samples.into_iter().map(|s| (s, timestamp_ms)));
+        self.counters.end_run();
+        out
+    }
+
+    /// Series for samples that carry their own times (pushed points); the caller ends runs
+    /// with [`end_run`](Self::end_run).
+    pub fn timestamped(
+        &mut self,
+        samples: impl ExactSizeIterator<Item = (Sample, i64)>,
+    ) -> Vec<Series> {
         let mut out = Vec::with_capacity(samples.len());
-        for mut sample in samples {
+        for (mut sample, timestamp_ms) in samples {
             let has_host = one_host(&mut sample.tags);
             sample.tags.sort_unstable();
             sample.tags.dedup();
@@ -58,17 +70,26 @@ impl Aggregator {
                 });
             }
         }
-        self.counters.end_run();
         out
+    }
+
+    /// Ends a run: counters unseen for a while are forgotten.
+    pub fn end_run(&mut self) {
+        self.counters.end_run();
+    }
+
+    /// `tags` with this aggregator's added: sorted, without repeats, and with one `host:` (a
+    /// `host:` of `tags` wins).
+    pub fn tags(&self, mut tags: Vec<String>) -> Vec<String> {
+        let has_host = one_host(&mut tags);
+        tags.sort_unstable();
+        tags.dedup();
+        self.with_tags(tags, has_host)
     }
 
     /// A service check with this instance's tags added.
     pub fn service_check(&self, mut check: ServiceCheck) -> ServiceCheck {
-        let mut tags = std::mem::take(&mut check.tags);
-        let has_host = one_host(&mut tags);
-        tags.sort_unstable();
-        tags.dedup();
-        check.tags = self.with_tags(tags, has_host);
+        check.tags = self.tags(std::mem::take(&mut check.tags));
         check
     }
 
@@ -85,6 +106,7 @@ impl Aggregator {
                 .into_iter()
                 .map(|c| self.service_check(c))
                 .collect(),
+            events: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::agent::{Agent, PidFile, resident_bytes};
 use crate::config::{AgentConfig, SinkConfig};
+use crate::intake::Intake;
 use crate::runtime::Runtime;
 use crate::sinks::Sinks;
 
@@ -47,7 +48,12 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let runtime = Runtime::new()?;
     let sinks = Sinks::start(&sinks, &config.data_dir)?;
-    let agent = Agent::start(config, &runtime, sinks).await;
+    // Beside a running agent a dry run leaves its ports alone.
+    let intake = match pidfile {
+        Some(_) => Some(Intake::start(config, sinks.sender()).await?),
+        None => None,
+    };
+    let agent = Agent::start(config, &runtime, sinks, intake.as_ref().map(Intake::stats)).await;
     if pidfile.is_some()
         && let Err(e) = crate::control::start(config, agent.handle()).await
     {
@@ -98,6 +104,10 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
         }
     }
     notify(&[NotifyState::Stopping]);
+    // The intake's last window goes out before the sinks close.
+    if let Some(intake) = intake {
+        intake.stop().await;
+    }
     agent.stop().await;
     tracing::info!("stopped");
     Ok(code)

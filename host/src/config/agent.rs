@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, LogConfig, SinkConfig, yaml};
 use crate::cluster::ClusterConfig;
+use crate::intake::{DogstatsdConfig, PushConfig};
 use crate::registry::SourceConfig;
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
@@ -32,6 +33,10 @@ pub struct AgentConfig {
     pub sinks: Vec<SinkConfig>,
     /// The control API (status, reload, adding and removing instances).
     pub control: ControlConfig,
+    /// The DogStatsD server (UDP `127.0.0.1:8125` by default).
+    pub dogstatsd: DogstatsdConfig,
+    /// Open-Falcon's push API (`127.0.0.1:1988` by default).
+    pub push: PushConfig,
     /// The etcd group whose live members share the instances marked `cluster_check: true`.
     pub cluster: Option<ClusterConfig>,
     /// Minisign public keys (`RW…` or a `.pub` file) whose signatures make a pulled check
@@ -91,6 +96,8 @@ impl Default for AgentConfig {
             defaults: InstanceDefaults::default(),
             sinks: Vec::new(),
             control: ControlConfig::default(),
+            dogstatsd: DogstatsdConfig::default(),
+            push: PushConfig::default(),
             cluster: None,
             trusted_keys: Vec::new(),
             sources: Vec::new(),
@@ -219,6 +226,23 @@ impl AgentConfig {
                 message,
             ));
         }
+        let intake = config
+            .dogstatsd
+            .problems()
+            .into_iter()
+            .map(|(f, m)| (format!("dogstatsd.{f}"), m))
+            .chain(
+                config
+                    .push
+                    .problems()
+                    .into_iter()
+                    .map(|(f, m)| (format!("push.{f}"), m)),
+            );
+        if let Some((field, message)) = intake.into_iter().next() {
+            let section = field.split(['[', '.']).next().unwrap_or_default();
+            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, section));
+            return Err(ConfigError::field(path, line, field, message));
+        }
         if let Some(cluster) = &config.cluster
             && let Some((field, message)) = cluster.problems().into_iter().next()
         {
@@ -267,6 +291,9 @@ impl AgentConfig {
         if let Some(file) = &mut config.log.file {
             file.path = base.join(&file.path);
         }
+        if let Some(socket) = &mut config.dogstatsd.socket {
+            *socket = base.join(&*socket);
+        }
         for key in config
             .trusted_keys
             .iter_mut()
@@ -302,6 +329,8 @@ impl AgentConfig {
         );
         keep(&mut pending, "data_dir", &mut self.data_dir, &r.data_dir);
         keep(&mut pending, "cluster", &mut self.cluster, &r.cluster);
+        keep(&mut pending, "dogstatsd", &mut self.dogstatsd, &r.dogstatsd);
+        keep(&mut pending, "push", &mut self.push, &r.push);
         keep(
             &mut pending,
             "rescan_secs",
@@ -420,6 +449,8 @@ mod tests {
         assert_eq!(shown.rescan_secs, default.rescan_secs);
         assert_eq!(shown.self_metrics_secs, default.self_metrics_secs);
         assert_eq!(shown.control.listen, default.control.listen);
+        assert_eq!(shown.dogstatsd, default.dogstatsd);
+        assert_eq!(shown.push, default.push);
         assert_eq!(shown.log, default.log);
         assert_eq!(shown.max_rss_mib, default.max_rss_mib);
         let (s, d) = (&shown.defaults, &default.defaults);

@@ -11,12 +11,13 @@ use rand::Rng;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::batch::Batch;
 use super::dedup::Dedup;
 use super::stats::SinkStats;
 use super::transport::{SendError, Transport};
 use super::wal::Wal;
 use crate::config::Delivery;
-use crate::model::{Payload, Series};
+use crate::model::Payload;
 use crate::repeats::Repeats;
 
 /// How long a stopping agent keeps sending.
@@ -55,7 +56,7 @@ impl Buffer {
     }
 
     /// Writes one batch ahead of sending it.
-    fn write(&self, sink: &str, batch: &[Series]) {
+    fn write(&self, sink: &str, batch: &Batch) {
         use std::sync::atomic::Ordering::Relaxed;
         let data = match serde_json::to_vec(batch) {
             Ok(data) => data,
@@ -91,32 +92,52 @@ impl Buffer {
 }
 
 /// Takes payloads from the sink's queue and writes each to the buffer at once, so that a
-/// `kill -9` loses nothing that left the checks.
+/// `kill -9` loses nothing that left the checks. A sink that takes no service checks as such
+/// gets them as series ([`crate::model::ServiceCheck::as_series`]), and no events.
 pub async fn write_loop(
     sink: Arc<str>,
     mut queue: mpsc::Receiver<Arc<Payload>>,
     buffer: Arc<Buffer>,
     delivery: Delivery,
+    carries_service_checks: bool,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut dedup =
         (delivery.dedup_secs > 0.0).then(|| Dedup::new((delivery.dedup_secs * 1000.0) as i64));
-    let mut kept = Vec::new();
     while let Some(payload) = queue.recv().await {
         buffer.stats.memory_bytes.fetch_sub(
             payload_bytes(&payload).min(buffer.stats.memory_bytes.load(Relaxed)),
             Relaxed,
         );
-        let series = match &mut dedup {
+        let mut series = match &mut dedup {
             Some(dedup) => {
-                kept.clear();
+                let mut kept = Vec::with_capacity(payload.series.len());
                 dedup.filter(&payload.series, &mut kept);
-                &kept[..]
+                kept
             }
-            None => &payload.series[..],
+            None => payload.series.clone(),
         };
-        for chunk in series.chunks(delivery.batch_max_series.max(1)) {
-            buffer.write(&sink, chunk);
+        if !carries_service_checks {
+            series.extend(payload.service_checks.iter().map(|c| c.as_series()));
+        }
+        let max = delivery.batch_max_series.max(1);
+        while !series.is_empty() {
+            let rest = series.split_off(max.min(series.len()));
+            let batch = Batch {
+                series: std::mem::replace(&mut series, rest),
+                ..Batch::default()
+            };
+            buffer.write(&sink, &batch);
+        }
+        if carries_service_checks
+            && (!payload.service_checks.is_empty() || !payload.events.is_empty())
+        {
+            let batch = Batch {
+                series: Vec::new(),
+                service_checks: payload.service_checks.clone(),
+                events: payload.events.clone(),
+            };
+            buffer.write(&sink, &batch);
         }
     }
 }
@@ -144,13 +165,18 @@ fn next_batch(
     buffer: &Buffer,
     max_series: usize,
     sink: &str,
-) -> std::io::Result<Option<(Vec<Series>, super::wal::Record)>> {
+) -> std::io::Result<Option<(Batch, super::wal::Record)>> {
     let records = buffer.wal().peek_series(max_series as u64)?;
-    let mut batch: Vec<Series> = Vec::new();
+    let mut batch = Batch::default();
     let mut last = None;
     for record in records {
-        match serde_json::from_slice::<Vec<Series>>(&record.data) {
-            Ok(series) => batch.extend(series),
+        match Batch::decode(&record.data) {
+            // Service checks and events go in batches of their own, so that a backend that
+            // refuses them costs no series.
+            Ok(more) if last.is_some() && more.series.is_empty() != batch.series.is_empty() => {
+                break;
+            }
+            Ok(more) => batch.extend(more),
             Err(e) => tracing::error!(sink, "a corrupt batch in the disk buffer is skipped: {e}"),
         }
         last = Some(record);

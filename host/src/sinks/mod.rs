@@ -2,6 +2,7 @@
 //! never holds up another. Remote sinks write each batch ahead to their own disk buffer under
 //! `<data_dir>/buffer/<sink>` and send from there (see [`delivery`]).
 
+mod batch;
 mod console;
 mod datadog;
 mod dedup;
@@ -200,12 +201,14 @@ impl Remote {
         let transport = transport::Transport::new(config, delivery.request_timeout())
             .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?
             .ok_or_else(|| anyhow::anyhow!("sink {name}: not a remote sink"))?;
+        let carries_service_checks = transport.carries_service_checks();
         Ok(Self {
             writer: tokio::spawn(delivery::write_loop(
                 name.clone(),
                 queue,
                 buffer.clone(),
                 delivery.clone(),
+                carries_service_checks,
             )),
             sender: tokio::spawn(delivery::send_loop(
                 name.clone(),

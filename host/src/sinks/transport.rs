@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
+use super::batch::Batch;
 use super::{datadog, influx, opentsdb, remote_write};
 use crate::config::{OpentsdbProtocol, SinkConfig};
 use crate::error_chain::error_chain;
@@ -51,8 +52,8 @@ impl SendError {
 
 /// How an HTTP sink encodes a batch.
 pub enum Encoding {
-    /// Datadog v1 series JSON, deflated.
-    Datadog,
+    /// Datadog v1 JSON, deflated: series, then service checks and events, below this base URL.
+    Datadog(String),
     /// OpenTSDB `/api/put` JSON.
     OpentsdbHttp,
     /// Influx line protocol.
@@ -108,9 +109,10 @@ impl Transport {
                 headers.insert("DD-API-KEY", header(api_key)?);
                 headers.insert(CONTENT_TYPE, header("application/json")?);
                 headers.insert(CONTENT_ENCODING, header("deflate")?);
+                let base = url.trim_end_matches('/').to_string();
                 (
-                    format!("{}/api/v1/series", url.trim_end_matches('/')),
-                    Encoding::Datadog,
+                    format!("{base}{}", datadog::SERIES_PATH),
+                    Encoding::Datadog(base),
                 )
             }
             SinkConfig::Opentsdb { address, .. } => {
@@ -161,12 +163,24 @@ impl Transport {
         }))
     }
 
-    /// Sends one batch.
-    pub async fn send(&mut self, series: &[Series]) -> Result<usize, SendError> {
+    /// Whether the backend takes service checks and events as such (the others are sent
+    /// service checks as series, and no events).
+    pub fn carries_service_checks(&self) -> bool {
+        matches!(
+            self,
+            Self::Http {
+                encoding: Encoding::Datadog(_),
+                ..
+            }
+        )
+    }
+
+    /// Sends one batch; the bytes sent.
+    pub async fn send(&mut self, batch: &Batch) -> Result<usize, SendError> {
         match self {
             Self::Telnet(telnet) => {
-                telnet.send(series).await?;
-                Ok(opentsdb::put_lines(series).len())
+                telnet.send(&batch.series).await?;
+                Ok(opentsdb::put_lines(&batch.series).len())
             }
             Self::Http {
                 client,
@@ -174,18 +188,24 @@ impl Transport {
                 headers,
                 encoding,
             } => {
-                let body = encode(encoding, series)
-                    .map_err(|e| SendError::Reject(format!("cannot encode: {e}")))?;
-                let bytes = body.len();
-                let response = client
-                    .post(url.as_str())
-                    .headers(headers.clone())
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| SendError::retry(format!("{url}: {}", error_chain(&e))))?;
-                if let Err(refused) = classify(response.status(), response.headers()) {
-                    return Err(refused.with_detail(&body_excerpt(response).await));
+                let mut bytes = 0;
+                let reject = |e: String| SendError::Reject(format!("cannot encode: {e}"));
+                if !batch.series.is_empty() {
+                    let body = encode(encoding, &batch.series).map_err(reject)?;
+                    bytes += post(client, url, headers, body).await?;
+                }
+                if let Encoding::Datadog(base) = encoding {
+                    let io = |e: std::io::Error| reject(e.to_string());
+                    if !batch.service_checks.is_empty() {
+                        let body = datadog::encode_check_runs(&batch.service_checks).map_err(io)?;
+                        let url = format!("{base}{}", datadog::CHECK_RUN_PATH);
+                        bytes += post(client, &url, headers, body).await?;
+                    }
+                    let url = format!("{base}{}", datadog::EVENTS_PATH);
+                    for event in &batch.events {
+                        let body = datadog::encode_event(event).map_err(io)?;
+                        bytes += post(client, &url, headers, body).await?;
+                    }
                 }
                 Ok(bytes)
             }
@@ -193,9 +213,30 @@ impl Transport {
     }
 }
 
+/// Posts one body; the bytes sent, or what the answer means for the batch.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> Result<usize, SendError> {
+    let bytes = body.len();
+    let response = client
+        .post(url)
+        .headers(headers.clone())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| SendError::retry(format!("{url}: {}", error_chain(&e))))?;
+    if let Err(refused) = classify(response.status(), response.headers()) {
+        return Err(refused.with_detail(&body_excerpt(response).await));
+    }
+    Ok(bytes)
+}
+
 fn encode(encoding: &Encoding, series: &[Series]) -> Result<Vec<u8>, String> {
     match encoding {
-        Encoding::Datadog => datadog::encode(series).map_err(|e| e.to_string()),
+        Encoding::Datadog(_) => datadog::encode(series).map_err(|e| e.to_string()),
         Encoding::OpentsdbHttp => gzip(&opentsdb::http_body(series).map_err(|e| e.to_string())?),
         Encoding::Influx => gzip(influx::encode(series).as_bytes()),
         Encoding::RemoteWrite => remote_write::encode(series).map_err(|e| e.to_string()),

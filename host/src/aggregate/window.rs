@@ -1,0 +1,519 @@
+//! Aggregation over flush windows, for metrics that applications push (DogStatsD): every
+//! sample of one series (a context: name, type and tags) within a window becomes one point —
+//! gauges their last value, counts their sum as a per-second rate, sets their number of
+//! distinct members, histograms, timings and distributions their aggregates and percentiles
+//! (from a DDSketch, so memory per context is bounded). Points the client timestamped pass
+//! unaggregated. Past `max_contexts` new series are dropped and counted; live ones go on.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use sketches_ddsketch::{Config as SketchConfig, DDSketch};
+
+use super::Aggregator;
+use crate::model::{Event, Payload, Series, SeriesKind, ServiceCheck};
+
+/// Distinct members one set keeps per window; more are dropped and counted.
+pub const MAX_SET_MEMBERS: usize = 10_000;
+/// Service checks and events one window keeps; more are dropped and counted.
+pub const MAX_QUEUED: usize = 10_000;
+
+/// One of a histogram's aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistogramAggregate {
+    /// Largest value.
+    Max,
+    /// Smallest value.
+    Min,
+    /// 50th percentile.
+    Median,
+    /// Mean.
+    Avg,
+    /// Sum.
+    Sum,
+    /// How many values (weighted by the sample rate) the window had.
+    Count,
+}
+
+impl HistogramAggregate {
+    /// The series' suffix, as Datadog names it.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Max => ".max",
+            Self::Min => ".min",
+            Self::Median => ".median",
+            Self::Avg => ".avg",
+            Self::Sum => ".sum",
+            Self::Count => ".count",
+        }
+    }
+}
+
+/// How windows summarise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowConfig {
+    /// Seconds a window lasts; counts become rates over it.
+    pub flush_secs: f64,
+    /// Aggregates each histogram, timing and distribution sends.
+    pub aggregates: Vec<HistogramAggregate>,
+    /// Percentiles each sends, in (0, 1), as `.<N>percentile`.
+    pub percentiles: Vec<f64>,
+    /// Live contexts at most.
+    pub max_contexts: usize,
+    /// Milliseconds an idle counter is still sent (as 0) before it is forgotten.
+    pub counter_expiry_ms: i64,
+}
+
+/// Why a submission was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// A new series past `max_contexts`.
+    ContextLimit,
+    /// A set member past [`MAX_SET_MEMBERS`].
+    SetLimit,
+    /// A service check or event past [`MAX_QUEUED`].
+    QueueLimit,
+}
+
+impl Dropped {
+    /// Every reason, in the order [`index`](Self::index) numbers them.
+    pub const ALL: [Self; 3] = [Self::ContextLimit, Self::SetLimit, Self::QueueLimit];
+
+    /// Its position in [`ALL`](Self::ALL).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The `reason:` tag it is counted under.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::ContextLimit => "context_limit",
+            Self::SetLimit => "set_limit",
+            Self::QueueLimit => "queue_limit",
+        }
+    }
+}
+
+/// How a context aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    /// Last value.
+    Gauge,
+    /// Sum, sent as a rate.
+    Count,
+    /// Distinct members.
+    Set,
+    /// Aggregates and percentiles.
+    Summary,
+}
+
+impl Aggregation {
+    fn code(self) -> char {
+        match self {
+            Self::Gauge => 'g',
+            Self::Count => 'c',
+            Self::Set => 's',
+            Self::Summary => 'h',
+        }
+    }
+}
+
+enum Value {
+    Gauge(f64),
+    Count(f64),
+    Set(FxHashSet<Box<str>>),
+    Summary(Box<DDSketch>),
+}
+
+struct Context {
+    value: Value,
+    /// Whether anything arrived in this window.
+    fresh: bool,
+    /// When something last arrived.
+    updated_ms: i64,
+}
+
+/// The current window of pushed metrics.
+pub struct Window {
+    config: WindowConfig,
+    tagger: Aggregator,
+    /// Keyed by `name \0 type {\0 tag}` with the tags sorted.
+    contexts: FxHashMap<Box<str>, Context>,
+    timestamped: Vec<Series>,
+    service_checks: Vec<ServiceCheck>,
+    events: Vec<Event>,
+    key: String,
+}
+
+impl Window {
+    /// An empty window adding `tags` (host, global and intake tags) to everything.
+    pub fn new(config: WindowConfig, tags: Vec<String>) -> Self {
+        Self {
+            config,
+            tagger: Aggregator::new(tags),
+            contexts: FxHashMap::default(),
+            timestamped: Vec::new(),
+            service_checks: Vec::new(),
+            events: Vec::new(),
+            key: String::new(),
+        }
+    }
+
+    /// Live contexts.
+    pub fn contexts(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Adds `values` of one series (a set's `member`, else numbers) at `now_ms`.
+    pub fn add<'a>(
+        &mut self,
+        name: &str,
+        aggregation: Aggregation,
+        tags: impl Iterator<Item = &'a str>,
+        sample_rate: f64,
+        values: impl Iterator<Item = f64>,
+        member: &str,
+        now_ms: i64,
+    ) -> Result<(), Dropped> {
+        let mut sorted: Vec<&str> = tags.collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        self.key.clear();
+        self.key.push_str(name);
+        self.key.push('\0');
+        self.key.push(aggregation.code());
+        for tag in &sorted {
+            self.key.push('\0');
+            self.key.push_str(tag);
+        }
+        let context = match self.contexts.get_mut(self.key.as_str()) {
+            Some(context) => context,
+            None => {
+                if self.contexts.len() >= self.config.max_contexts {
+                    return Err(Dropped::ContextLimit);
+                }
+                let value = match aggregation {
+                    Aggregation::Gauge => Value::Gauge(0.0),
+                    Aggregation::Count => Value::Count(0.0),
+                    Aggregation::Set => Value::Set(FxHashSet::default()),
+                    Aggregation::Summary => {
+                        Value::Summary(Box::new(DDSketch::new(SketchConfig::defaults())))
+                    }
+                };
+                let context = Context {
+                    value,
+                    fresh: false,
+                    updated_ms: now_ms,
+                };
+                self.contexts
+                    .entry(self.key.as_str().into())
+                    .or_insert(context)
+            }
+        };
+        context.fresh = true;
+        context.updated_ms = now_ms;
+        match &mut context.value {
+            Value::Gauge(last) => {
+                if let Some(v) = values.last() {
+                    *last = v;
+                }
+            }
+            Value::Count(sum) => *sum += values.sum::<f64>() / sample_rate,
+            Value::Set(members) => {
+                if !members.contains(member) {
+                    if members.len() >= MAX_SET_MEMBERS {
+                        return Err(Dropped::SetLimit);
+                    }
+                    members.insert(member.into());
+                }
+            }
+            Value::Summary(sketch) => {
+                let weight = (1.0 / sample_rate).round().max(1.0) as u64;
+                for v in values {
+                    sketch.add_with_count(v, weight);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A point the client timestamped: sent as is at the next flush (a count as a rate over
+    /// the window, as the Datadog agent does).
+    pub fn add_timestamped(
+        &mut self,
+        name: &str,
+        aggregation: Aggregation,
+        tags: Vec<String>,
+        value: f64,
+        timestamp_ms: i64,
+    ) -> Result<(), Dropped> {
+        if self.timestamped.len() >= self.config.max_contexts {
+            return Err(Dropped::ContextLimit);
+        }
+        let (kind, value) = match aggregation {
+            Aggregation::Count => (SeriesKind::Rate, value / self.config.flush_secs),
+            _ => (SeriesKind::Gauge, value),
+        };
+        self.timestamped.push(Series {
+            name: name.into(),
+            kind,
+            value,
+            timestamp_ms,
+            tags: self.tagger.tags(tags),
+        });
+        Ok(())
+    }
+
+    /// A service check, sent at the next flush.
+    pub fn add_service_check(&mut self, mut check: ServiceCheck) -> Result<(), Dropped> {
+        if self.service_checks.len() >= MAX_QUEUED {
+            return Err(Dropped::QueueLimit);
+        }
+        check.tags = self.tagger.tags(std::mem::take(&mut check.tags));
+        self.service_checks.push(check);
+        Ok(())
+    }
+
+    /// An event, sent at the next flush.
+    pub fn add_event(&mut self, mut event: Event) -> Result<(), Dropped> {
+        if self.events.len() >= MAX_QUEUED {
+            return Err(Dropped::QueueLimit);
+        }
+        event.tags = self.tagger.tags(std::mem::take(&mut event.tags));
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Ends the window that started at `timestamp_ms`: what it aggregated, timestamped
+    /// with its start. Idle counters are sent as 0 until they expire; other idle contexts
+    /// are forgotten.
+    pub fn flush(&mut self, timestamp_ms: i64) -> Payload {
+        let Self {
+            config,
+            tagger,
+            contexts,
+            ..
+        } = self;
+        let mut series = std::mem::take(&mut self.timestamped);
+        contexts.retain(|key, context| {
+            if !context.fresh {
+                let idle = timestamp_ms.saturating_sub(context.updated_ms);
+                if !matches!(context.value, Value::Count(_)) || idle >= config.counter_expiry_ms {
+                    return false;
+                }
+            }
+            let mut parts = key.split('\0');
+            let name = parts.next().unwrap_or_default();
+            parts.next();
+            let tags = tagger.tags(parts.map(String::from).collect());
+            let mut point = |suffix: &str, kind, value| {
+                series.push(Series {
+                    name: format!("{name}{suffix}"),
+                    kind,
+                    value,
+                    timestamp_ms,
+                    tags: tags.clone(),
+                });
+            };
+            match &mut context.value {
+                Value::Gauge(v) => point("", SeriesKind::Gauge, *v),
+                Value::Count(sum) => {
+                    point("", SeriesKind::Rate, *sum / config.flush_secs);
+                    *sum = 0.0;
+                }
+                Value::Set(members) => point("", SeriesKind::Gauge, members.len() as f64),
+                Value::Summary(sketch) => summarise(sketch, config, &mut point),
+            }
+            context.fresh = false;
+            // Counters live on to be sent as 0 while idle; the rest start afresh.
+            matches!(context.value, Value::Count(_))
+        });
+        Payload {
+            series,
+            service_checks: std::mem::take(&mut self.service_checks),
+            events: std::mem::take(&mut self.events),
+        }
+    }
+}
+
+fn summarise(
+    sketch: &DDSketch,
+    config: &WindowConfig,
+    point: &mut impl FnMut(&str, SeriesKind, f64),
+) {
+    let count = sketch.count() as f64;
+    if count == 0.0 {
+        return;
+    }
+    let quantile = |q: f64| sketch.quantile(q).ok().flatten();
+    for aggregate in &config.aggregates {
+        let (kind, value) = match aggregate {
+            HistogramAggregate::Max => (SeriesKind::Gauge, sketch.max()),
+            HistogramAggregate::Min => (SeriesKind::Gauge, sketch.min()),
+            HistogramAggregate::Median => (SeriesKind::Gauge, quantile(0.5)),
+            HistogramAggregate::Avg => (SeriesKind::Gauge, sketch.sum().map(|s| s / count)),
+            HistogramAggregate::Sum => (SeriesKind::Gauge, sketch.sum()),
+            HistogramAggregate::Count => (SeriesKind::Count, Some(count)),
+        };
+        if let Some(value) = value {
+            point(aggregate.suffix(), kind, value);
+        }
+    }
+    for p in &config.percentiles {
+        if let Some(value) = quantile(*p) {
+            point(
+                &format!(".{:.0}percentile", p * 100.0),
+                SeriesKind::Gauge,
+                value,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> WindowConfig {
+        WindowConfig {
+            flush_secs: 10.0,
+            aggregates: vec![
+                HistogramAggregate::Max,
+                HistogramAggregate::Median,
+                HistogramAggregate::Avg,
+                HistogramAggregate::Count,
+            ],
+            percentiles: vec![0.95],
+            max_contexts: 100,
+            counter_expiry_ms: 300_000,
+        }
+    }
+
+    fn window() -> Window {
+        Window::new(config(), vec!["host:h".into(), "env:test".into()])
+    }
+
+    fn add(w: &mut Window, name: &str, agg: Aggregation, tags: &[&str], v: f64) {
+        w.add(name, agg, tags.iter().copied(), 1.0, [v].into_iter(), "", 0)
+            .unwrap();
+    }
+
+    fn value(p: &Payload, name: &str) -> f64 {
+        p.series
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} in {:?}", p.series))
+            .value
+    }
+
+    #[test]
+    fn gauges_counts_and_sets_per_window() {
+        let mut w = window();
+        for i in 0..50 {
+            add(&mut w, "hits", Aggregation::Count, &["b:2", "a:1"], 1.0);
+            add(&mut w, "temp", Aggregation::Gauge, &[], f64::from(i));
+        }
+        w.add(
+            "hits",
+            Aggregation::Count,
+            ["a:1", "b:2", "a:1"].into_iter(),
+            0.5,
+            [2.0].into_iter(),
+            "",
+            0,
+        )
+        .unwrap();
+        for member in ["u1", "u2", "u1", "u3", "u4", "u5", "u6", "u7", "u7"] {
+            w.add(
+                "users",
+                Aggregation::Set,
+                std::iter::empty(),
+                1.0,
+                std::iter::empty(),
+                member,
+                0,
+            )
+            .unwrap();
+        }
+        assert_eq!(w.contexts(), 3, "tag order and repeats make no new series");
+        let p = w.flush(10_000);
+        let hits = p.series.iter().find(|s| s.name == "hits").unwrap();
+        assert_eq!((hits.kind, hits.value), (SeriesKind::Rate, 5.4));
+        assert_eq!(hits.tags, ["a:1", "b:2", "env:test", "host:h"]);
+        assert_eq!(hits.timestamp_ms, 10_000);
+        assert_eq!(value(&p, "temp"), 49.0);
+        assert_eq!(value(&p, "users"), 7.0);
+        assert_eq!(w.contexts(), 1, "only the counter lives on");
+        let next = w.flush(20_000);
+        assert_eq!(next.series.len(), 1, "only the idle counter is sent again");
+        assert_eq!(value(&next, "hits"), 0.0);
+        assert_eq!(w.contexts(), 1);
+        assert!(
+            w.flush(400_000).series.is_empty(),
+            "an expired counter is forgotten"
+        );
+        assert_eq!(w.contexts(), 0);
+    }
+
+    #[test]
+    fn histograms_as_the_datadog_agent_reports_them() {
+        let mut w = window();
+        for v in 1..=100 {
+            add(&mut w, "lat", Aggregation::Summary, &[], f64::from(v));
+        }
+        let p = w.flush(0);
+        assert_eq!(value(&p, "lat.avg"), 50.5);
+        assert_eq!(value(&p, "lat.max"), 100.0);
+        let count = p.series.iter().find(|s| s.name == "lat.count").unwrap();
+        assert_eq!((count.kind, count.value), (SeriesKind::Count, 100.0));
+        let median = value(&p, "lat.median");
+        assert!((median - 50.0).abs() <= 1.0, "{median}");
+        let p95 = value(&p, "lat.95percentile");
+        assert!((p95 - 95.0).abs() <= 1.5, "{p95}");
+        assert_eq!(p.series.len(), 5);
+        assert!(w.flush(10_000).series.is_empty());
+    }
+
+    #[test]
+    fn the_context_limit_drops_new_series_only() {
+        let mut w = Window::new(
+            WindowConfig {
+                max_contexts: 2,
+                ..config()
+            },
+            vec![],
+        );
+        add(&mut w, "a", Aggregation::Gauge, &[], 1.0);
+        add(&mut w, "b", Aggregation::Gauge, &[], 1.0);
+        let third = w.add(
+            "c",
+            Aggregation::Gauge,
+            std::iter::empty(),
+            1.0,
+            [1.0].into_iter(),
+            "",
+            0,
+        );
+        assert_eq!(third, Err(Dropped::ContextLimit));
+        add(&mut w, "a", Aggregation::Gauge, &[], 2.0);
+        assert_eq!(w.flush(0).series.len(), 2);
+        add(&mut w, "c", Aggregation::Gauge, &[], 1.0);
+        assert_eq!(w.contexts(), 1, "a flush frees the contexts it sent");
+    }
+
+    #[test]
+    fn timestamped_points_and_the_host_tag() {
+        let mut w = window();
+        w.add_timestamped(
+            "t",
+            Aggregation::Count,
+            vec!["host:other".into()],
+            20.0,
+            5_000,
+        )
+        .unwrap();
+        let p = w.flush(10_000);
+        assert_eq!(p.series[0].timestamp_ms, 5_000);
+        assert_eq!(p.series[0].value, 2.0);
+        assert_eq!(p.series[0].tags, ["env:test", "host:other"]);
+    }
+}

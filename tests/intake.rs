@@ -1,0 +1,439 @@
+//! Metrics that applications push, end to end: the official DogStatsD client for Python and
+//! raw datagrams into `wasmon run`, aggregated per flush window and read back from a real
+//! VictoriaMetrics (remote write) and a fake Datadog intake (series, check runs, events);
+//! Open-Falcon's push API with a real HTTP client, good and bad bodies; the context limit.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::mariadb::free_port;
+use common::victoria::Victoria;
+use common::{Agent, Layout, wait_for};
+use serde_json::Value;
+
+const FLUSH_SECS: u64 = 10;
+
+/// Sleeps until just after the start of a flush window, so that what is sent next lands in
+/// one window.
+fn wait_for_window_start() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into = now.as_millis() as u64 % (FLUSH_SECS * 1000);
+    let wait = (FLUSH_SECS * 1000 - into + 300) % (FLUSH_SECS * 1000);
+    std::thread::sleep(Duration::from_millis(wait.max(1)));
+}
+
+/// What the Python client sends in one window.
+const CLIENT: &str = r#"
+import sys
+from datadog.dogstatsd import DogStatsd
+s = DogStatsd(host="127.0.0.1", port=int(sys.argv[1]), disable_telemetry=True)
+for _ in range(50):
+    s.increment("app.hits", tags=["route:home"])
+for v in range(1, 101):
+    s.histogram("app.latency", v, tags=["route:home"])
+    s.distribution("app.size", v)
+for user in ["a", "b", "c", "a", "d", "e", "f", "g", "b"]:
+    s.set("app.users", user)
+s.gauge("app.temp", 21.5, tags=["room:lab"])
+s.service_check("app.up", 1, tags=["svc:api"], message="slow")
+s.event("deploy", "v2 out\nall good", alert_type="success", tags=["team:ops"])
+s.close_socket()
+"#;
+
+fn python_client(port: u16) {
+    let status = Command::new("python3")
+        .args(["-c", CLIENT, &port.to_string()])
+        .status()
+        .expect("python3 (the datadog package is installed by `cargo xtask test`)");
+    assert!(status.success(), "the Python client failed");
+}
+
+/// A fake Datadog intake: records `(path, inflated body)` of every request and answers 202.
+fn fake_datadog() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            if let Some(request) = read_deflated(&mut stream) {
+                record.lock().unwrap().push(request);
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (addr, seen)
+}
+
+fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, String)> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let path = first.split(' ').nth(1)?.to_string();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let mut text = String::new();
+    flate2::read::ZlibDecoder::new(&body[..])
+        .read_to_string(&mut text)
+        .ok()?;
+    Some((path, text))
+}
+
+fn status(layout: &Layout) -> Value {
+    let out = layout.wasmon(&["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The one value of `name` in VictoriaMetrics whose labels include `labels`, waiting for it.
+fn stored(vm: &Victoria, name: &str, labels: &[(&str, &str)]) -> (Value, f64) {
+    let found = wait_for(Duration::from_secs(40), || {
+        let all = vm.export(&format!("{{__name__=\"{name}\"}}"));
+        all.into_iter()
+            .find(|(l, _)| labels.iter().all(|(k, v)| l[*k] == *v))
+            .and_then(|(l, points)| points.first().map(|p| (l, p.1)))
+    });
+    found.unwrap_or_else(|| panic!("{name} {labels:?} never reached VictoriaMetrics"))
+}
+
+fn start(layout: &Layout, args: &[&str]) -> Agent {
+    let agent = layout.start_agent_with(args);
+    let listening = agent.wait_for_stderr(Duration::from_secs(30), |l| {
+        l.contains("dogstatsd: listening")
+    });
+    assert!(listening.is_some(), "{:?}", agent.stderr());
+    agent
+}
+
+#[test]
+fn the_python_client_reads_back_as_datadog_aggregates() {
+    let vm = Victoria::start();
+    let (intake, requests) = fake_datadog();
+    let port = free_port();
+    let layout = Layout::new(&format!(
+        "dogstatsd: {{listen: \"127.0.0.1:{port}\", flush_secs: {FLUSH_SECS}, tags: [\"via:dsd\"]}}\n\
+         sinks:\n  - {{type: prometheus_remote_write, url: \"http://{}/api/v1/write\"}}\n  \
+         - {{type: datadog, url: \"http://{intake}\", api_key: k, delivery: {{flush_secs: 0.2}}}}\n",
+        vm.http
+    ));
+    layout.check_config(
+        "emit",
+        "instances:\n  - {min_collection_interval: 1, value: 1}\n",
+    );
+    let mut agent = start(&layout, &["run"]);
+    wait_for_window_start();
+    python_client(port);
+    // Raw lines beside the client's: bad ones are counted, the rest of the datagram kept.
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    raw.send_to(
+        b"app.raw:3|c\nnot a line\napp.raw:4|c\napp.bad:1|zz\napp.ts:7|g|T1700000000\n",
+        ("127.0.0.1", port),
+    )
+    .unwrap();
+
+    let (labels, hits) = stored(&vm, "app_hits", &[("route", "home")]);
+    assert_eq!(hits, 5.0, "50 increments in a 10 s window: 5 a second");
+    assert_eq!(labels["host"], "test-host");
+    assert_eq!(labels["env"], "test");
+    assert_eq!(labels["via"], "dsd");
+    assert_eq!(stored(&vm, "app_raw", &[]).1, 0.7);
+    assert_eq!(stored(&vm, "app_latency_avg", &[]).1, 50.5);
+    assert_eq!(stored(&vm, "app_latency_max", &[]).1, 100.0);
+    assert_eq!(stored(&vm, "app_latency_count", &[]).1, 100.0);
+    let median = stored(&vm, "app_latency_median", &[]).1;
+    assert!((median - 50.0).abs() <= 1.0, "median {median}");
+    let p95 = stored(&vm, "app_latency_95percentile", &[]).1;
+    assert!((p95 - 95.0).abs() <= 1.5, "95th percentile {p95}");
+    assert_eq!(stored(&vm, "app_size_avg", &[]).1, 50.5);
+    assert_eq!(stored(&vm, "app_users", &[]).1, 7.0, "7 distinct members");
+    assert_eq!(stored(&vm, "app_temp", &[("room", "lab")]).1, 21.5);
+    // A service check travels as a series where the backend knows none.
+    let (labels, up) = stored(&vm, "app_up", &[("svc", "api")]);
+    assert_eq!(up, 1.0, "WARNING");
+    assert_eq!(labels["host"], "test-host");
+    let ts = vm.export("{__name__=\"app_ts\"}");
+    assert_eq!(
+        ts[0].1,
+        [(1_700_000_000_000, 7.0)],
+        "|T passes unaggregated"
+    );
+    // Checks' own service checks reach backends too, and so do the intake's counters.
+    assert_eq!(
+        stored(&vm, "wasmon_check_status", &[("check", "emit")]).1,
+        0.0
+    );
+    let packets = wait_for(Duration::from_secs(30), || {
+        let all = vm.export("{__name__=\"wasmon_dogstatsd_packets\"}");
+        all.iter()
+            .flat_map(|(_, points)| points.iter().map(|p| p.1))
+            .reduce(f64::max)
+            .filter(|n| *n >= 100.0)
+    });
+    assert!(packets.is_some(), "the intake counts what it took");
+
+    let report = wait_for(Duration::from_secs(20), || {
+        let doc = status(&layout);
+        let intake = doc["intake"].clone();
+        (intake["parse_errors"]["no_type"] == 1).then_some(intake)
+    })
+    .expect("the refused lines are counted in the status");
+    assert_eq!(report["parse_errors"]["bad_type"], 1);
+    assert_eq!(report["service_checks"], 1);
+    assert_eq!(report["events"], 1);
+    assert!(
+        report["listening"][0]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!(":{port}"))),
+        "{report}"
+    );
+    let refused = agent.stderr().join("\n");
+    assert!(
+        refused.contains("not a line"),
+        "the first refusal is logged: {refused}"
+    );
+    assert_eq!(
+        refused.matches("a line was refused").count(),
+        2,
+        "once per reason"
+    );
+
+    // The Datadog sink gets the series, the check run and the event as Datadog's API has them.
+    let seen = wait_for(Duration::from_secs(30), || {
+        let seen = requests.lock().unwrap().clone();
+        (seen.iter().any(|(p, _)| p == "/api/v1/events")
+            && seen
+                .iter()
+                .any(|(p, b)| p == "/api/v1/check_run" && b.contains("app.up")))
+        .then_some(seen)
+    })
+    .expect("check run and event reached the Datadog intake");
+    let check_run: Value = seen
+        .iter()
+        .find(|(p, b)| p == "/api/v1/check_run" && b.contains("app.up"))
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .unwrap();
+    let run = check_run
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "app.up")
+        .unwrap();
+    assert_eq!(run["status"], 1);
+    assert_eq!(run["message"], "slow");
+    assert_eq!(run["host_name"], "test-host");
+    assert!(run["tags"].as_array().unwrap().contains(&"svc:api".into()));
+    let event: Value = seen
+        .iter()
+        .find(|(p, _)| p == "/api/v1/events")
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .unwrap();
+    assert_eq!(event["title"], "deploy");
+    assert_eq!(event["text"], "v2 out\nall good");
+    assert_eq!(event["alert_type"], "success");
+    let series: Vec<Value> = seen
+        .iter()
+        .filter(|(p, _)| p == "/api/v1/series")
+        .flat_map(|(_, b)| {
+            let doc: Value = serde_json::from_str(b).unwrap();
+            doc["series"].as_array().cloned().unwrap_or_default()
+        })
+        .collect();
+    let hits = series.iter().find(|s| s["metric"] == "app.hits").unwrap();
+    assert_eq!(
+        (hits["type"].clone(), hits["points"][0][1].clone()),
+        ("rate".into(), 5.0.into())
+    );
+    assert!(
+        series.iter().all(|s| s["metric"] != "app.up"),
+        "Datadog takes service checks as such, not as series"
+    );
+    assert!(agent.stop(), "a clean stop");
+}
+
+#[test]
+fn the_context_limit_bounds_what_is_kept() {
+    let port = free_port();
+    let layout = Layout::new(&format!(
+        "dogstatsd: {{listen: \"127.0.0.1:{port}\", flush_secs: 1, max_contexts: 100}}\n"
+    ));
+    let mut agent = start(&layout, &["run", "--dry-run"]);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for batch in 0..50 {
+        let datagram: String = (0..20)
+            .map(|i| format!("ctx.many:1|c|#n:{}\n", batch * 20 + i))
+            .collect();
+        socket
+            .send_to(datagram.as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let report = wait_for(Duration::from_secs(20), || {
+        let intake = status(&layout)["intake"].clone();
+        (intake["lines"] == 1000).then_some(intake)
+    })
+    .expect("every line taken");
+    assert_eq!(report["dropped"]["context_limit"], 900, "{report}");
+    let printed = wait_for(Duration::from_secs(10), || {
+        let lines = common::series(&agent.stdout(), "ctx.many", &[]);
+        (!lines.is_empty()).then_some(lines)
+    })
+    .expect("the kept series are sent");
+    let kept: std::collections::BTreeSet<String> = printed
+        .iter()
+        .flat_map(|l| l.fields.iter().filter(|f| f.starts_with("n=")).cloned())
+        .collect();
+    assert_eq!(kept.len(), 100, "only the first contexts live");
+    assert!(agent.stop());
+}
+
+/// `POST /v1/push` with a real HTTP client.
+fn push(addr: &str, body: &str) -> (u16, String) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request, urllib.error\n\
+             r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST')\n\
+             try:\n    resp = urllib.request.urlopen(r); print(resp.status); print(resp.read().decode(), end='')\n\
+             except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode(), end='')\n",
+            &format!("http://{addr}/v1/push"),
+            body,
+        ])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, body) = text.split_once('\n').unwrap_or((&text, ""));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn open_falcon_push_takes_whole_bodies_or_none() {
+    let vm = Victoria::start();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let layout = Layout::new(&format!(
+        "push: {{listen: \"{addr}\", max_body_kib: 1, max_points: 3}}\n\
+         sinks:\n  - {{type: prometheus_remote_write, url: \"http://{}/api/v1/write\"}}\n  - {{type: console}}\n",
+        vm.http
+    ));
+    let mut agent = start(&layout, &["run"]);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let point = |metric: &str, ts: u64, value: &str, kind: &str| {
+        format!(
+            r#"{{"metric":"{metric}","endpoint":"web-7","timestamp":{ts},"step":60,"value":{value},"counterType":"{kind}","tags":"idc=bj,svc=api"}}"#
+        )
+    };
+    let first = format!(
+        "[{},{}]",
+        point("falcon.load", now - 20, "1.5", "GAUGE"),
+        point("falcon.bytes", now - 20, "1000", "COUNTER")
+    );
+    assert_eq!(push(&addr, &first), (200, "success".into()));
+    let second = format!(
+        "[{}]",
+        point("falcon.bytes", now - 10, "\"1600\"", "COUNTER")
+    );
+    assert_eq!(push(&addr, &second), (200, "success".into()));
+    let (labels, load) = stored(&vm, "falcon_load", &[]);
+    assert_eq!(load, 1.5);
+    assert_eq!(
+        (labels["host"].clone(), labels["idc"].clone()),
+        ("web-7".into(), "bj".into())
+    );
+    let bytes = vm.export("{__name__=\"falcon_bytes\"}");
+    assert_eq!(
+        bytes[0].1,
+        [((now - 10) as i64 * 1000, 60.0)],
+        "a counter is its per-second rate between pushes"
+    );
+
+    // Refusals: each names its reason, and nothing of a refused body is taken.
+    let half_bad = format!(
+        "[{},{}]",
+        point("falcon.half", now, "1", "GAUGE"),
+        point("falcon.half", now, "\"x\"", "GAUGE")
+    );
+    let (code, reason) = push(&addr, &half_bad);
+    assert_eq!(code, 400);
+    assert!(reason.contains("points[1]: value"), "{reason}");
+    let (code, reason) = push(&addr, "");
+    assert_eq!((code, reason.trim()), (400, "body is blank"));
+    let (code, reason) = push(&addr, "{not json");
+    assert_eq!(code, 400);
+    assert!(reason.starts_with("cannot decode body"), "{reason}");
+    let four = format!(
+        "[{}]",
+        vec![point("falcon.many", now, "1", "GAUGE"); 4].join(",")
+    );
+    let (code, reason) = push(&addr, &four);
+    assert_eq!(code, 400);
+    assert!(reason.contains("max_points"), "{reason}");
+    let big = format!("[{}]", " ".repeat(2000));
+    assert_eq!(push(&addr, &big).0, 413);
+    let (code, reason) = push(
+        &addr,
+        &format!("[{}]", point("falcon.x", now, "1", "DERIVE")),
+    );
+    assert_eq!(code, 400);
+    assert!(reason.contains("counterType"), "{reason}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        vm.export("{__name__=~\"falcon_(half|many)\"}").is_empty(),
+        "a refused body is not half taken"
+    );
+    let report = status(&layout)["intake"].clone();
+    assert_eq!(
+        (
+            report["push_requests"].clone(),
+            report["push_refused"].clone()
+        ),
+        (8.into(), 6.into())
+    );
+    assert_eq!(report["push_points"], 3);
+    assert!(agent.stop());
+}
+
+#[test]
+fn a_taken_port_fails_the_start_naming_its_key() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let layout = Layout::new(&format!("dogstatsd: {{listen: \"127.0.0.1:{port}\"}}\n"));
+    let out = layout.wasmon(&["run"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dogstatsd.listen"), "{stderr}");
+    let layout = Layout::new("dogstatsd: {flush_secs: 0}\n");
+    let out = layout.wasmon(&["configcheck"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("dogstatsd.flush_secs"), "{text}");
+}
