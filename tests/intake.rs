@@ -53,8 +53,11 @@ fn python_client(port: u16) {
     assert!(status.success(), "the Python client failed");
 }
 
-/// A fake Datadog intake: records `(path, inflated body)` of every request and answers 202.
-fn fake_datadog() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+/// `(path, inflated body)` of every request a fake intake took.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A fake Datadog intake: records every request and answers 202.
+fn fake_datadog() -> (String, Requests) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -307,7 +310,40 @@ fn the_context_limit_bounds_what_is_kept() {
         .flat_map(|l| l.fields.iter().filter(|f| f.starts_with("n=")).cloned())
         .collect();
     assert_eq!(kept.len(), 100, "only the first contexts live");
+    let shown = layout.wasmon(&["status"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("dropped: context_limit 900"), "{shown}");
     assert!(agent.stop());
+}
+
+#[test]
+fn a_unix_socket_takes_datagrams_too() {
+    let layout = Layout::new("dogstatsd: {listen: \"\", socket: dsd.socket, flush_secs: 1}\n");
+    let mut agent = start(&layout, &["run", "--dry-run"]);
+    let socket = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    let path = layout.dir.path().join("dsd.socket");
+    for _ in 0..3 {
+        socket
+            .send_to(b"uds.hits:2|c|#via:uds\n_sc|uds.up|0\n", &path)
+            .unwrap();
+    }
+    let line = agent.wait_for_stdout(Duration::from_secs(10), |l| l.starts_with("uds.hits "));
+    let line = common::Line::parse(&line.expect("the socket's counter is sent")).unwrap();
+    assert_eq!(line.value, 6.0, "3 × 2 in a 1 s window");
+    assert!(line.has("via=uds") && line.has("kind=rate"), "{line:?}");
+    let check = agent.wait_for_stdout(Duration::from_secs(5), |l| {
+        l.contains("SERVICE_CHECK uds.up")
+    });
+    assert!(check.is_some_and(|c| c.contains(" OK ")));
+    assert!(agent.stop());
+    assert!(
+        !path.exists()
+            || std::os::unix::net::UnixDatagram::unbound()
+                .unwrap()
+                .send_to(b"x:1|c", &path)
+                .is_err(),
+        "nothing listens after the stop"
+    );
 }
 
 /// `POST /v1/push` with a real HTTP client.

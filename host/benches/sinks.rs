@@ -32,7 +32,7 @@ fn payload(run: usize) -> Payload {
         .collect();
     Payload {
         series,
-        service_checks: Vec::new(),
+        ..Payload::default()
     }
 }
 

@@ -117,6 +117,14 @@ impl Aggregation {
     }
 }
 
+/// What one line observed: numbers at a sample rate, or a set's member.
+pub enum Observed<'m, I> {
+    /// Values, and the client's sample rate in (0, 1].
+    Numbers(I, f64),
+    /// One member of a set.
+    Member(&'m str),
+}
+
 enum Value {
     Gauge(f64),
     Count(f64),
@@ -163,15 +171,13 @@ impl Window {
         self.contexts.len()
     }
 
-    /// Adds `values` of one series (a set's `member`, else numbers) at `now_ms`.
+    /// Adds what one line observed of one series at `now_ms`.
     pub fn add<'a>(
         &mut self,
         name: &str,
         aggregation: Aggregation,
         tags: impl Iterator<Item = &'a str>,
-        sample_rate: f64,
-        values: impl Iterator<Item = f64>,
-        member: &str,
+        observed: Observed<'_, impl Iterator<Item = f64>>,
         now_ms: i64,
     ) -> Result<(), Dropped> {
         let mut sorted: Vec<&str> = tags.collect();
@@ -211,27 +217,30 @@ impl Window {
         };
         context.fresh = true;
         context.updated_ms = now_ms;
-        match &mut context.value {
-            Value::Gauge(last) => {
+        match (&mut context.value, observed) {
+            (Value::Gauge(last), Observed::Numbers(values, _)) => {
                 if let Some(v) = values.last() {
                     *last = v;
                 }
             }
-            Value::Count(sum) => *sum += values.sum::<f64>() / sample_rate,
-            Value::Set(members) => {
-                if !members.contains(member) {
-                    if members.len() >= MAX_SET_MEMBERS {
-                        return Err(Dropped::SetLimit);
-                    }
-                    members.insert(member.into());
-                }
+            (Value::Count(sum), Observed::Numbers(values, rate)) => {
+                *sum += values.sum::<f64>() / rate;
             }
-            Value::Summary(sketch) => {
-                let weight = (1.0 / sample_rate).round().max(1.0) as u64;
+            (Value::Set(members), Observed::Member(member)) if !members.contains(member) => {
+                if members.len() >= MAX_SET_MEMBERS {
+                    return Err(Dropped::SetLimit);
+                }
+                members.insert(member.into());
+            }
+            (Value::Summary(sketch), Observed::Numbers(values, rate)) => {
+                let weight = (1.0 / rate).round().max(1.0) as u64;
                 for v in values {
                     sketch.add_with_count(v, weight);
                 }
             }
+            // A member already counted, or (the caller's slip) numbers for a set or a member for
+            // numbers.
+            _ => {}
         }
         Ok(())
     }
@@ -393,8 +402,14 @@ mod tests {
     }
 
     fn add(w: &mut Window, name: &str, agg: Aggregation, tags: &[&str], v: f64) {
-        w.add(name, agg, tags.iter().copied(), 1.0, [v].into_iter(), "", 0)
-            .unwrap();
+        w.add(
+            name,
+            agg,
+            tags.iter().copied(),
+            Observed::Numbers([v].into_iter(), 1.0),
+            0,
+        )
+        .unwrap();
     }
 
     fn value(p: &Payload, name: &str) -> f64 {
@@ -412,27 +427,19 @@ mod tests {
             add(&mut w, "hits", Aggregation::Count, &["b:2", "a:1"], 1.0);
             add(&mut w, "temp", Aggregation::Gauge, &[], f64::from(i));
         }
+        let halved = Observed::Numbers([2.0].into_iter(), 0.5);
         w.add(
             "hits",
             Aggregation::Count,
             ["a:1", "b:2", "a:1"].into_iter(),
-            0.5,
-            [2.0].into_iter(),
-            "",
+            halved,
             0,
         )
         .unwrap();
         for member in ["u1", "u2", "u1", "u3", "u4", "u5", "u6", "u7", "u7"] {
-            w.add(
-                "users",
-                Aggregation::Set,
-                std::iter::empty(),
-                1.0,
-                std::iter::empty(),
-                member,
-                0,
-            )
-            .unwrap();
+            let member = Observed::<std::iter::Empty<f64>>::Member(member);
+            w.add("users", Aggregation::Set, std::iter::empty(), member, 0)
+                .unwrap();
         }
         assert_eq!(w.contexts(), 3, "tag order and repeats make no new series");
         let p = w.flush(10_000);
@@ -484,15 +491,8 @@ mod tests {
         );
         add(&mut w, "a", Aggregation::Gauge, &[], 1.0);
         add(&mut w, "b", Aggregation::Gauge, &[], 1.0);
-        let third = w.add(
-            "c",
-            Aggregation::Gauge,
-            std::iter::empty(),
-            1.0,
-            [1.0].into_iter(),
-            "",
-            0,
-        );
+        let one = Observed::Numbers([1.0].into_iter(), 1.0);
+        let third = w.add("c", Aggregation::Gauge, std::iter::empty(), one, 0);
         assert_eq!(third, Err(Dropped::ContextLimit));
         add(&mut w, "a", Aggregation::Gauge, &[], 2.0);
         assert_eq!(w.flush(0).series.len(), 2);

@@ -130,10 +130,46 @@ pub async fn status(config: &AgentConfig, json: bool) -> anyhow::Result<ExitCode
         );
         println!("cluster instances here: {}", c.owned.join(", "));
     }
+    if let Some(intake) = report.intake.as_ref().filter(|i| !i.listening.is_empty()) {
+        println!("{}", intake_line(intake));
+    }
     for problem in &report.problems {
         println!("problem: {problem}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What applications pushed, on one line: the counters, and only the refusals and drops
+/// that happened.
+fn intake_line(i: &crate::intake::IntakeReport) -> String {
+    let nonzero = |counts: &std::collections::BTreeMap<String, u64>| {
+        let shown: Vec<String> = counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        if shown.is_empty() {
+            "none".into()
+        } else {
+            shown.join(", ")
+        }
+    };
+    format!(
+        "intake on {}: {} packet(s), {} line(s), {} event(s), {} service check(s), {} context(s), \
+         flush {:.1} ms; refused: {}; dropped: {}; push: {} request(s), {} point(s), {} refused",
+        i.listening.join(", "),
+        i.packets,
+        i.lines,
+        i.events,
+        i.service_checks,
+        i.contexts,
+        i.flush_ms,
+        nonzero(&i.parse_errors),
+        nonzero(&i.dropped),
+        i.push_requests,
+        i.push_points,
+        i.push_refused
+    )
 }
 
 /// `1.5s ago`.

@@ -178,17 +178,19 @@ fn address_problem(listen: &str, example: &str) -> Option<String> {
 }
 
 fn tags_problems(tags: &[String]) -> impl Iterator<Item = (String, String)> + '_ {
-    tags.iter().enumerate().filter_map(|(i, tag)| {
-        (tag.is_empty()
-            || tag.len() > crate::model::MAX_TAG_LEN
-            || tag.chars().any(char::is_control))
-        .then(|| {
+    tags.iter()
+        .enumerate()
+        .filter(|(_, tag)| {
+            tag.is_empty()
+                || tag.len() > crate::model::MAX_TAG_LEN
+                || tag.chars().any(char::is_control)
+        })
+        .map(|(i, tag)| {
             (
                 format!("tags[{i}]"),
                 format!("{tag:?}: expected 1 to 200 characters, no control characters"),
             )
         })
-    })
 }
 
 #[cfg(test)]

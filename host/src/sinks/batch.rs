@@ -73,7 +73,7 @@ mod tests {
         };
         let old = serde_json::to_vec(&vec![series.clone()]).unwrap();
         let read = Batch::decode(&old).unwrap();
-        assert_eq!(read.series, [series.clone()]);
+        assert_eq!(read.series, std::slice::from_ref(&series));
         assert!(read.service_checks.is_empty());
         let batch = Batch {
             series: vec![series],

@@ -532,4 +532,33 @@ mod tests {
             ParseError::BadServiceCheck.index() + 1
         );
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic, and what a line yields is never larger than the
+        /// datagram it came from.
+        #[test]
+        fn arbitrary_datagrams_are_parsed_or_refused(datagram in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            for parsed in lines(&datagram) {
+                if let Ok(Line::Event(e)) = parsed {
+                    proptest::prop_assert!(e.title.len() + e.text.len() <= datagram.len());
+                }
+            }
+        }
+
+        /// Lines built from the protocol's own pieces, shuffled, never panic either.
+        #[test]
+        fn protocol_shaped_lines_are_parsed_or_refused(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a.b", ":", "|", "c", "g", "h", "ms", "s", "d", "@", "0.5", "#", "k:v", ",",
+                    "T", "1700000000", "_e{", "}", "_sc", "m:", "h:", "d:", "1", "-2.5e3", "\\n",
+                    "é", "\n", "2,3", "99999999999999999999",
+                ]),
+                0..40,
+            )
+        ) {
+            let datagram = pieces.concat();
+            let _ = lines(datagram.as_bytes()).count();
+        }
+    }
 }

@@ -10,7 +10,7 @@ use tokio::net::{UdpSocket, UnixDatagram};
 use tokio_util::sync::CancellationToken;
 
 use super::parse::{self, EventLine, Line, MetricLine, MetricType, ParseError, ServiceCheckLine};
-use crate::aggregate::window::{Aggregation, Dropped, Window};
+use crate::aggregate::window::{Aggregation, Dropped, Observed, Window};
 use crate::intake::stats::IntakeStats;
 use crate::model::{Event, ServiceCheck, Status};
 use crate::repeats::Repeats;
@@ -119,20 +119,11 @@ fn add_metric(window: &mut Window, m: &MetricLine, now_ms: i64) -> Result<(), Dr
         }
         return Ok(());
     }
-    let member = if aggregation == Aggregation::Set {
-        m.values
-    } else {
-        ""
+    let observed = match aggregation {
+        Aggregation::Set => Observed::Member(m.values),
+        _ => Observed::Numbers(numbers, m.sample_rate),
     };
-    window.add(
-        m.name,
-        aggregation,
-        parse::tags(m.tags),
-        m.sample_rate,
-        numbers,
-        member,
-        now_ms,
-    )
+    window.add(m.name, aggregation, parse::tags(m.tags), observed, now_ms)
 }
 
 /// Tags with `host:<h>` for an `h:` field.
@@ -332,5 +323,28 @@ mod tests {
         let table = std::fs::read_to_string("/proc/self/net/udp").unwrap();
         assert_eq!(udp_drops(&table, inode), Some(0), "our own socket is found");
         assert_eq!(kernel_drops(&[inode]), 0);
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, the window holds at most `max_contexts` series and a set at most
+        /// its member limit, and a flush empties all but the counters.
+        #[test]
+        fn the_window_stays_bounded(
+            lines in proptest::collection::vec(
+                (0u16..500, proptest::sample::select(vec!["c", "g", "h", "ms", "s", "d", "x"]), 0u8..5),
+                0..300,
+            )
+        ) {
+            let intake = intake(WindowConfig { max_contexts: 20, ..DogstatsdConfig::default().window() });
+            let datagram: String = lines
+                .iter()
+                .map(|(n, kind, tag)| format!("m{}:{n}|{kind}|#t:{tag}\n", n % 40))
+                .collect();
+            intake.take(datagram.as_bytes(), 1_000);
+            proptest::prop_assert!(intake.window().contexts() <= 20);
+            let payload = intake.window().flush(10_000);
+            proptest::prop_assert!(payload.series.len() <= 20 * 6);
+            proptest::prop_assert!(intake.window().contexts() <= 20);
+        }
     }
 }
