@@ -54,7 +54,7 @@ fn python_client(port: u16) {
 }
 
 /// `(path, inflated body)` of every request a fake intake took.
-type Requests = Arc<Mutex<Vec<(String, String)>>>;
+type Requests = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// A fake Datadog intake: records every request and answers 202.
 fn fake_datadog() -> (String, Requests) {
@@ -76,7 +76,7 @@ fn fake_datadog() -> (String, Requests) {
     (addr, seen)
 }
 
-fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, String)> {
+fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut first = String::new();
@@ -95,11 +95,57 @@ fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, String)> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    let mut text = String::new();
+    let mut inflated = Vec::new();
     flate2::read::ZlibDecoder::new(&body[..])
-        .read_to_string(&mut text)
+        .read_to_end(&mut inflated)
         .ok()?;
-    Some((path, text))
+    Some((path, inflated))
+}
+
+/// Datadog's `SketchPayload`, as the agent-payload proto has it, to read what the sink sent.
+mod agent_payload {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SketchPayload {
+        #[prost(message, repeated, tag = "1")]
+        pub sketches: Vec<Sketch>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sketch {
+        #[prost(string, tag = "1")]
+        pub metric: String,
+        #[prost(string, tag = "2")]
+        pub host: String,
+        #[prost(string, repeated, tag = "4")]
+        pub tags: Vec<String>,
+        #[prost(message, repeated, tag = "7")]
+        pub dogsketches: Vec<Dogsketch>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Dogsketch {
+        #[prost(int64, tag = "1")]
+        pub ts: i64,
+        #[prost(int64, tag = "2")]
+        pub cnt: i64,
+        #[prost(double, tag = "3")]
+        pub min: f64,
+        #[prost(double, tag = "4")]
+        pub max: f64,
+        #[prost(double, tag = "5")]
+        pub avg: f64,
+        #[prost(double, tag = "6")]
+        pub sum: f64,
+        #[prost(sint32, repeated, tag = "7")]
+        pub k: Vec<i32>,
+        #[prost(uint32, repeated, tag = "8")]
+        pub n: Vec<u32>,
+    }
+}
+
+/// The Datadog agent's bin key of `v` (ε 1/128, smallest value 1e-9: bias 1338).
+fn agent_key(v: f64) -> i32 {
+    (v.ln() / (1.0f64 / 64.0).ln_1p()).round_ties_even() as i32 + 1338
 }
 
 fn status(layout: &Layout) -> Value {
@@ -225,19 +271,22 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
     );
 
     // The Datadog sink gets the series, the check run and the event as Datadog's API has them.
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let seen = wait_for(Duration::from_secs(30), || {
         let seen = requests.lock().unwrap().clone();
         (seen.iter().any(|(p, _)| p == "/api/v1/events")
+            && seen.iter().any(|(p, _)| p == "/api/beta/sketches")
             && seen
                 .iter()
-                .any(|(p, b)| p == "/api/v1/check_run" && b.contains("app.up")))
+                .any(|(p, b)| p == "/api/v1/check_run" && text(b).contains("app.up")))
         .then_some(seen)
     })
-    .expect("check run and event reached the Datadog intake");
+    .expect("check run, event and sketch reached the Datadog intake");
+    let json = |b: &[u8]| -> Value { serde_json::from_slice(b).unwrap() };
     let check_run: Value = seen
         .iter()
-        .find(|(p, b)| p == "/api/v1/check_run" && b.contains("app.up"))
-        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .find(|(p, b)| p == "/api/v1/check_run" && text(b).contains("app.up"))
+        .map(|(_, b)| json(b))
         .unwrap();
     let run = check_run
         .as_array()
@@ -252,7 +301,7 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
     let event: Value = seen
         .iter()
         .find(|(p, _)| p == "/api/v1/events")
-        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .map(|(_, b)| json(b))
         .unwrap();
     assert_eq!(event["title"], "deploy");
     assert_eq!(event["text"], "v2 out\nall good");
@@ -260,10 +309,7 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
     let series: Vec<Value> = seen
         .iter()
         .filter(|(p, _)| p == "/api/v1/series")
-        .flat_map(|(_, b)| {
-            let doc: Value = serde_json::from_str(b).unwrap();
-            doc["series"].as_array().cloned().unwrap_or_default()
-        })
+        .flat_map(|(_, b)| json(b)["series"].as_array().cloned().unwrap_or_default())
         .collect();
     let hits = series.iter().find(|s| s["metric"] == "app.hits").unwrap();
     assert_eq!(
@@ -271,9 +317,34 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
         ("rate".into(), 5.0.into())
     );
     assert!(
-        series.iter().all(|s| s["metric"] != "app.up"),
-        "Datadog takes service checks as such, not as series"
+        series
+            .iter()
+            .all(|s| s["metric"] != "app.up" && s["metric"] != "app.size.avg"),
+        "Datadog takes service checks and distributions as such, not as series"
     );
+    // The distribution as the agent's sketch: exact summaries, and the agent's own bins.
+    let sketches: Vec<agent_payload::Sketch> = seen
+        .iter()
+        .filter(|(p, _)| p == "/api/beta/sketches")
+        .flat_map(|(_, b)| {
+            <agent_payload::SketchPayload as prost::Message>::decode(&b[..])
+                .unwrap()
+                .sketches
+        })
+        .collect();
+    let size = sketches.iter().find(|s| s.metric == "app.size").unwrap();
+    assert_eq!(size.host, "test-host");
+    let d = &size.dogsketches[0];
+    assert_eq!(
+        (d.cnt, d.min, d.max, d.sum, d.avg),
+        (100, 1.0, 100.0, 5050.0, 50.5)
+    );
+    let mut bins = std::collections::BTreeMap::new();
+    for v in 1..=100 {
+        *bins.entry(agent_key(f64::from(v))).or_insert(0u32) += 1;
+    }
+    assert_eq!(d.k, bins.keys().copied().collect::<Vec<_>>());
+    assert_eq!(d.n, bins.values().copied().collect::<Vec<_>>());
     assert!(agent.stop(), "a clean stop");
 }
 

@@ -215,7 +215,33 @@ pub struct Series {
     pub tags: Vec<String>,
 }
 
-/// What one run of one instance produced, after aggregation.
+/// One window of a distribution, as Datadog's sketches intake takes it (the Datadog agent's
+/// bins), with the series a backend that takes no sketches gets instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sketch {
+    /// Metric name.
+    pub name: String,
+    /// Sorted tags, `host:` included.
+    pub tags: Vec<String>,
+    /// Unix milliseconds of the window.
+    pub timestamp_ms: i64,
+    /// How many values.
+    pub count: u64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Their sum.
+    pub sum: f64,
+    /// Bin keys, in the Datadog agent's mapping, ascending.
+    pub keys: Vec<i32>,
+    /// How many values each bin holds.
+    pub counts: Vec<u32>,
+    /// Its aggregates and percentiles as series.
+    pub summary: Vec<Series>,
+}
+
+/// What one run of one instance (or one window of pushed metrics) produced, after aggregation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
     /// Series.
@@ -224,6 +250,21 @@ pub struct Payload {
     pub service_checks: Vec<ServiceCheck>,
     /// Events.
     pub events: Vec<Event>,
+    /// Distributions.
+    pub sketches: Vec<Sketch>,
+}
+
+impl Payload {
+    /// Its series, and what a backend that takes nothing else gets in their place: service
+    /// checks as gauges ([`ServiceCheck::as_series`]), distributions as their summaries. Events
+    /// are left out.
+    pub fn all_series(&self) -> impl Iterator<Item = Series> + '_ {
+        self.series
+            .iter()
+            .cloned()
+            .chain(self.service_checks.iter().map(ServiceCheck::as_series))
+            .chain(self.sketches.iter().flat_map(|s| s.summary.iter().cloned()))
+    }
 }
 
 #[cfg(test)]

@@ -96,7 +96,8 @@ impl Layout {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
         std::fs::create_dir_all(dir.path().join("checks.d")).unwrap();
-        // Agents run side by side: the intake listens on free ports unless a test says where.
+        // Agents run side by side: the intake listens on free ports unless a test says where
+        // (after the test's own lines, whose line numbers some tests assert).
         let mut intake = String::new();
         for key in ["dogstatsd", "push"] {
             if !extra_config.contains(&format!("{key}:")) {
@@ -105,7 +106,7 @@ impl Layout {
         }
         let config = format!(
             "hostname: test-host\ntags: [\"env:test\"]\nconf_d: conf.d\nchecks_d: [checks.d, {}]\n\
-             data_dir: data\ndefaults: {{jitter: false}}\ncontrol: {{listen: \"127.0.0.1:0\"}}\n{intake}{extra_config}",
+             data_dir: data\ndefaults: {{jitter: false}}\ncontrol: {{listen: \"127.0.0.1:0\"}}\n{extra_config}\n{intake}",
             guests_dir().display()
         );
         std::fs::write(dir.path().join("wasmon.yaml"), config).unwrap();

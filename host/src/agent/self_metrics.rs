@@ -74,7 +74,7 @@ pub async fn run(
             .send(Payload {
                 series,
                 service_checks,
-                events: Vec::new(),
+                ..Payload::default()
             })
             .await;
     }

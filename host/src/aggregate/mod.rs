@@ -1,6 +1,7 @@
 //! Turns an instance's samples into series: rates and increases from cumulative counters,
 //! and the host, global and instance tags on everything.
 
+pub mod agent_sketch;
 mod counters;
 pub mod window;
 
@@ -106,7 +107,7 @@ impl Aggregator {
                 .into_iter()
                 .map(|c| self.service_check(c))
                 .collect(),
-            events: Vec::new(),
+            ..Payload::default()
         }
     }
 

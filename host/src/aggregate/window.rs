@@ -1,15 +1,18 @@
 //! Aggregation over flush windows, for metrics that applications push (DogStatsD): every
 //! sample of one series (a context: name, type and tags) within a window becomes one point —
 //! gauges their last value, counts their sum as a per-second rate, sets their number of
-//! distinct members, histograms, timings and distributions their aggregates and percentiles
-//! (from a DDSketch, so memory per context is bounded). Points the client timestamped pass
-//! unaggregated. Past `max_contexts` new series are dropped and counted; live ones go on.
+//! distinct members, histograms and timings their aggregates and percentiles (from a DDSketch,
+//! so memory per context is bounded), distributions a sketch in the Datadog agent's bins
+//! ([`super::agent_sketch`]) with the same summaries for backends that take no sketches.
+//! Points the client timestamped pass unaggregated. Past `max_contexts` new series are dropped
+//! and counted; live ones go on.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
 use super::Aggregator;
-use crate::model::{Event, Payload, Series, SeriesKind, ServiceCheck};
+use super::agent_sketch::AgentSketch;
+use crate::model::{Event, Payload, Series, SeriesKind, ServiceCheck, Sketch};
 
 /// Distinct members one set keeps per window; more are dropped and counted.
 pub const MAX_SET_MEMBERS: usize = 10_000;
@@ -102,8 +105,10 @@ pub enum Aggregation {
     Count,
     /// Distinct members.
     Set,
-    /// Aggregates and percentiles.
+    /// Aggregates and percentiles (histograms, timings).
     Summary,
+    /// A sketch, sent as such where the backend takes it.
+    Distribution,
 }
 
 impl Aggregation {
@@ -113,6 +118,7 @@ impl Aggregation {
             Self::Count => 'c',
             Self::Set => 's',
             Self::Summary => 'h',
+            Self::Distribution => 'd',
         }
     }
 }
@@ -130,6 +136,7 @@ enum Value {
     Count(f64),
     Set(FxHashSet<Box<str>>),
     Summary(Box<DDSketch>),
+    Distribution(Box<AgentSketch>),
 }
 
 struct Context {
@@ -204,6 +211,7 @@ impl Window {
                     Aggregation::Summary => {
                         Value::Summary(Box::new(DDSketch::new(SketchConfig::defaults())))
                     }
+                    Aggregation::Distribution => Value::Distribution(Box::default()),
                 };
                 let context = Context {
                     value,
@@ -233,9 +241,13 @@ impl Window {
                 members.insert(member.into());
             }
             (Value::Summary(sketch), Observed::Numbers(values, rate)) => {
-                let weight = (1.0 / rate).round().max(1.0) as u64;
                 for v in values {
-                    sketch.add_with_count(v, weight);
+                    sketch.add_with_count(v, weight(rate));
+                }
+            }
+            (Value::Distribution(sketch), Observed::Numbers(values, rate)) => {
+                for v in values {
+                    sketch.insert(v, weight(rate));
                 }
             }
             // A member already counted, or (the caller's slip) numbers for a set or a member for
@@ -303,6 +315,7 @@ impl Window {
             ..
         } = self;
         let mut series = std::mem::take(&mut self.timestamped);
+        let mut sketches = Vec::new();
         contexts.retain(|key, context| {
             if !context.fresh {
                 let idle = timestamp_ms.saturating_sub(context.updated_ms);
@@ -330,7 +343,33 @@ impl Window {
                     *sum = 0.0;
                 }
                 Value::Set(members) => point("", SeriesKind::Gauge, members.len() as f64),
-                Value::Summary(sketch) => summarise(sketch, config, &mut point),
+                Value::Summary(sketch) => summarise(sketch.as_ref(), config, &mut point),
+                Value::Distribution(sketch) => {
+                    let mut summary = Vec::new();
+                    summarise(sketch.as_ref(), config, &mut |suffix: &str, kind, value| {
+                        summary.push(Series {
+                            name: format!("{name}{suffix}"),
+                            kind,
+                            value,
+                            timestamp_ms,
+                            tags: tags.clone(),
+                        });
+                    });
+                    let (min, max, sum, _) = sketch.summary().unwrap_or_default();
+                    let (keys, counts) = sketch.bins();
+                    sketches.push(Sketch {
+                        name: name.into(),
+                        tags: tags.clone(),
+                        timestamp_ms,
+                        count: sketch.count(),
+                        min,
+                        max,
+                        sum,
+                        keys,
+                        counts,
+                        summary,
+                    });
+                }
             }
             context.fresh = false;
             // Counters live on to be sent as 0 while idle; the rest start afresh.
@@ -340,27 +379,70 @@ impl Window {
             series,
             service_checks: std::mem::take(&mut self.service_checks),
             events: std::mem::take(&mut self.events),
+            sketches,
         }
     }
 }
 
-fn summarise(
-    sketch: &DDSketch,
-    config: &WindowConfig,
-    point: &mut impl FnMut(&str, SeriesKind, f64),
-) {
-    let count = sketch.count() as f64;
-    if count == 0.0 {
-        return;
+/// How many values one value stands for at `sample_rate`.
+fn weight(sample_rate: f64) -> u64 {
+    (1.0 / sample_rate).round().max(1.0) as u64
+}
+
+/// What a summary is made from: DDSketch for histograms, the agent's sketch for distributions.
+trait Quantiles {
+    /// How many values (weighted).
+    fn count(&self) -> f64;
+    /// Smallest, largest and sum.
+    fn bounds(&self) -> Option<(f64, f64, f64)>;
+    /// The value at quantile `q`.
+    fn quantile(&self, q: f64) -> Option<f64>;
+}
+
+impl Quantiles for DDSketch {
+    fn count(&self) -> f64 {
+        DDSketch::count(self) as f64
     }
-    let quantile = |q: f64| sketch.quantile(q).ok().flatten();
+
+    fn bounds(&self) -> Option<(f64, f64, f64)> {
+        Some((self.min()?, self.max()?, self.sum()?))
+    }
+
+    fn quantile(&self, q: f64) -> Option<f64> {
+        DDSketch::quantile(self, q).ok().flatten()
+    }
+}
+
+impl Quantiles for AgentSketch {
+    fn count(&self) -> f64 {
+        AgentSketch::count(self) as f64
+    }
+
+    fn bounds(&self) -> Option<(f64, f64, f64)> {
+        self.summary().map(|(min, max, sum, _)| (min, max, sum))
+    }
+
+    fn quantile(&self, q: f64) -> Option<f64> {
+        AgentSketch::quantile(self, q)
+    }
+}
+
+fn summarise(
+    sketch: &dyn Quantiles,
+    config: &WindowConfig,
+    point: &mut dyn FnMut(&str, SeriesKind, f64),
+) {
+    let count = sketch.count();
+    let Some((min, max, sum)) = sketch.bounds().filter(|_| count > 0.0) else {
+        return;
+    };
     for aggregate in &config.aggregates {
         let (kind, value) = match aggregate {
-            HistogramAggregate::Max => (SeriesKind::Gauge, sketch.max()),
-            HistogramAggregate::Min => (SeriesKind::Gauge, sketch.min()),
-            HistogramAggregate::Median => (SeriesKind::Gauge, quantile(0.5)),
-            HistogramAggregate::Avg => (SeriesKind::Gauge, sketch.sum().map(|s| s / count)),
-            HistogramAggregate::Sum => (SeriesKind::Gauge, sketch.sum()),
+            HistogramAggregate::Max => (SeriesKind::Gauge, Some(max)),
+            HistogramAggregate::Min => (SeriesKind::Gauge, Some(min)),
+            HistogramAggregate::Median => (SeriesKind::Gauge, sketch.quantile(0.5)),
+            HistogramAggregate::Avg => (SeriesKind::Gauge, Some(sum / count)),
+            HistogramAggregate::Sum => (SeriesKind::Gauge, Some(sum)),
             HistogramAggregate::Count => (SeriesKind::Count, Some(count)),
         };
         if let Some(value) = value {
@@ -368,7 +450,7 @@ fn summarise(
         }
     }
     for p in &config.percentiles {
-        if let Some(value) = quantile(*p) {
+        if let Some(value) = sketch.quantile(*p) {
             point(
                 &format!(".{:.0}percentile", p * 100.0),
                 SeriesKind::Gauge,
@@ -478,6 +560,42 @@ mod tests {
         assert!((p95 - 95.0).abs() <= 1.5, "{p95}");
         assert_eq!(p.series.len(), 5);
         assert!(w.flush(10_000).series.is_empty());
+    }
+
+    #[test]
+    fn distributions_are_sketches_with_their_summaries() {
+        let mut w = window();
+        for v in 1..=100 {
+            add(
+                &mut w,
+                "size",
+                Aggregation::Distribution,
+                &["a:1"],
+                f64::from(v),
+            );
+        }
+        let p = w.flush(10_000);
+        assert!(
+            p.series.is_empty(),
+            "a distribution is a sketch, not series"
+        );
+        let sketch = &p.sketches[0];
+        assert_eq!((sketch.name.as_str(), sketch.count), ("size", 100));
+        assert_eq!((sketch.min, sketch.max, sketch.sum), (1.0, 100.0, 5050.0));
+        assert_eq!(sketch.tags, ["a:1", "env:test", "host:h"]);
+        assert_eq!(
+            sketch.counts.iter().map(|n| u64::from(*n)).sum::<u64>(),
+            100
+        );
+        let avg = sketch
+            .summary
+            .iter()
+            .find(|s| s.name == "size.avg")
+            .unwrap();
+        assert_eq!(avg.value, 50.5);
+        assert_eq!(sketch.summary.len(), 5);
+        let all: Vec<Series> = p.all_series().collect();
+        assert_eq!(all.len(), 5, "backends without sketches get the summary");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! What one disk-buffer record holds: series, and for sinks that take them as such, service
-//! checks and events. Records written before service checks were buffered hold a bare list of
+//! checks, events and sketches. Records written before service checks were buffered hold a bare list of
 //! series and are read as a batch of series.
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Event, Series, ServiceCheck};
+use crate::model::{Event, Series, ServiceCheck, Sketch};
 
 /// Series, service checks and events sent together.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -17,6 +17,9 @@ pub struct Batch {
     /// Events (only for sinks that carry them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
+    /// Distributions (only for sinks that carry sketches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sketches: Vec<Sketch>,
 }
 
 /// A record as it may lie on disk.
@@ -30,7 +33,7 @@ enum Stored {
 impl Batch {
     /// How many items it holds (what the disk buffer counts).
     pub fn len(&self) -> usize {
-        self.series.len() + self.service_checks.len() + self.events.len()
+        self.series.len() + self.service_checks.len() + self.events.len() + self.sketches.len()
     }
 
     /// Whether it holds nothing.
@@ -54,6 +57,7 @@ impl Batch {
         self.series.extend(other.series);
         self.service_checks.extend(other.service_checks);
         self.events.extend(other.events);
+        self.sketches.extend(other.sketches);
     }
 }
 
@@ -84,7 +88,7 @@ mod tests {
                 tags: vec![],
                 timestamp_ms: 7,
             }],
-            events: vec![],
+            ..Batch::default()
         };
         let new = serde_json::to_vec(&batch).unwrap();
         assert_eq!(Batch::decode(&new).unwrap(), batch);

@@ -12,7 +12,8 @@ use crate::model::{Payload, Series, ServiceCheck};
 pub async fn run(mut queue: mpsc::Receiver<Arc<Payload>>) {
     while let Some(payload) = queue.recv().await {
         let mut text = String::new();
-        for series in &payload.series {
+        let summaries = payload.sketches.iter().flat_map(|s| &s.summary);
+        for series in payload.series.iter().chain(summaries) {
             text.push_str(&format_series(series));
             text.push('\n');
         }

@@ -1,6 +1,7 @@
-//! Datadog's v1 APIs: series (`POST {url}/api/v1/series`), service checks
+//! Datadog's APIs: series (`POST {url}/api/v1/series`), service checks
 //! (`/api/v1/check_run`) and events (`/api/v1/events`, one a request), JSON compressed with
-//! deflate, the key in `DD-API-KEY`. Series carry their host in `host` and their kind as
+//! deflate, and distributions (`/api/beta/sketches`, the agent's `SketchPayload` protobuf,
+//! deflated), the key in `DD-API-KEY`. Series carry their host in `host` and their kind as
 //! `gauge`, `count` or `rate`; service checks and events carry theirs in `host_name`/`host`.
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use flate2::Compression;
 use flate2::write::ZlibEncoder;
 use serde::Serialize;
 
-use crate::model::{Event, Series, SeriesKind, ServiceCheck};
+use crate::model::{Event, Series, SeriesKind, ServiceCheck, Sketch};
 
 /// Where series go, below the sink's URL.
 pub const SERIES_PATH: &str = "/api/v1/series";
@@ -17,6 +18,8 @@ pub const SERIES_PATH: &str = "/api/v1/series";
 pub const CHECK_RUN_PATH: &str = "/api/v1/check_run";
 /// Where events go.
 pub const EVENTS_PATH: &str = "/api/v1/events";
+/// Where distributions go.
+pub const SKETCHES_PATH: &str = "/api/beta/sketches";
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -116,6 +119,93 @@ pub fn encode_event(e: &Event) -> std::io::Result<Vec<u8>> {
     deflate(&serde_json::to_vec(&event)?)
 }
 
+/// `datadog.agentpayload.SketchPayload`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SketchPayload {
+    /// One per series.
+    #[prost(message, repeated, tag = "1")]
+    pub sketches: Vec<SketchSeries>,
+}
+
+/// `SketchPayload.Sketch`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SketchSeries {
+    /// Metric name.
+    #[prost(string, tag = "1")]
+    pub metric: String,
+    /// Host.
+    #[prost(string, tag = "2")]
+    pub host: String,
+    /// Tags but `host:`.
+    #[prost(string, repeated, tag = "4")]
+    pub tags: Vec<String>,
+    /// One per window.
+    #[prost(message, repeated, tag = "7")]
+    pub dogsketches: Vec<Dogsketch>,
+}
+
+/// `SketchPayload.Sketch.Dogsketch`: a window's bins in the agent's mapping.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Dogsketch {
+    /// Unix seconds.
+    #[prost(int64, tag = "1")]
+    pub ts: i64,
+    /// How many values.
+    #[prost(int64, tag = "2")]
+    pub cnt: i64,
+    /// Smallest.
+    #[prost(double, tag = "3")]
+    pub min: f64,
+    /// Largest.
+    #[prost(double, tag = "4")]
+    pub max: f64,
+    /// Mean.
+    #[prost(double, tag = "5")]
+    pub avg: f64,
+    /// Sum.
+    #[prost(double, tag = "6")]
+    pub sum: f64,
+    /// Bin keys.
+    #[prost(sint32, repeated, tag = "7")]
+    pub k: Vec<i32>,
+    /// Bin counts.
+    #[prost(uint32, repeated, tag = "8")]
+    pub n: Vec<u32>,
+}
+
+/// The compressed body of one `sketches` request.
+pub fn encode_sketches(sketches: &[Sketch]) -> std::io::Result<Vec<u8>> {
+    use prost::Message;
+    let payload = SketchPayload {
+        sketches: sketches
+            .iter()
+            .map(|s| SketchSeries {
+                metric: s.name.clone(),
+                host: host_of(&s.tags).unwrap_or_default().into(),
+                tags: without_host(&s.tags)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                dogsketches: vec![Dogsketch {
+                    ts: s.timestamp_ms.div_euclid(1000),
+                    cnt: i64::try_from(s.count).unwrap_or(i64::MAX),
+                    min: s.min,
+                    max: s.max,
+                    avg: if s.count > 0 {
+                        s.sum / s.count as f64
+                    } else {
+                        0.0
+                    },
+                    sum: s.sum,
+                    k: s.keys.clone(),
+                    n: s.counts.clone(),
+                }],
+            })
+            .collect(),
+    };
+    deflate(&payload.encode_to_vec())
+}
+
 fn host_of(tags: &[String]) -> Option<&str> {
     tags.iter().find_map(|t| t.strip_prefix("host:"))
 }
@@ -164,6 +254,40 @@ mod tests {
         let mut json = String::new();
         ZlibDecoder::new(body).read_to_string(&mut json).unwrap();
         json
+    }
+
+    #[test]
+    fn sketches_in_the_agents_protobuf() {
+        use prost::Message;
+        let sketch = Sketch {
+            name: "app.size".into(),
+            tags: vec!["env:prod".into(), "host:web-1".into()],
+            timestamp_ms: 1_700_000_000_000,
+            count: 3,
+            min: 1.0,
+            max: 4.0,
+            sum: 6.0,
+            keys: vec![1338, 1382, 1427],
+            counts: vec![1, 1, 1],
+            summary: vec![],
+        };
+        let mut body = Vec::new();
+        ZlibDecoder::new(&encode_sketches(&[sketch]).unwrap()[..])
+            .read_to_end(&mut body)
+            .unwrap();
+        let payload = SketchPayload::decode(&body[..]).unwrap();
+        let s = &payload.sketches[0];
+        assert_eq!((s.metric.as_str(), s.host.as_str()), ("app.size", "web-1"));
+        assert_eq!(s.tags, ["env:prod"]);
+        let d = &s.dogsketches[0];
+        assert_eq!(
+            (d.ts, d.cnt, d.min, d.max, d.avg, d.sum),
+            (1_700_000_000, 3, 1.0, 4.0, 2.0, 6.0)
+        );
+        assert_eq!(
+            (d.k.clone(), d.n.clone()),
+            (vec![1338, 1382, 1427], vec![1, 1, 1])
+        );
     }
 
     #[test]

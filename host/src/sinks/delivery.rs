@@ -92,8 +92,8 @@ impl Buffer {
 }
 
 /// Takes payloads from the sink's queue and writes each to the buffer at once, so that a
-/// `kill -9` loses nothing that left the checks. A sink that takes no service checks as such
-/// gets them as series ([`crate::model::ServiceCheck::as_series`]), and no events.
+/// `kill -9` loses nothing that left the checks. A sink that takes no service checks, events
+/// and sketches as such gets [`Payload::all_series`].
 pub async fn write_loop(
     sink: Arc<str>,
     mut queue: mpsc::Receiver<Arc<Payload>>,
@@ -109,16 +109,15 @@ pub async fn write_loop(
             payload_bytes(&payload).min(buffer.stats.memory_bytes.load(Relaxed)),
             Relaxed,
         );
-        let mut series = match &mut dedup {
-            Some(dedup) => {
-                let mut kept = Vec::with_capacity(payload.series.len());
-                dedup.filter(&payload.series, &mut kept);
-                kept
-            }
-            None => payload.series.clone(),
+        let mut series = if carries_service_checks {
+            payload.series.clone()
+        } else {
+            payload.all_series().collect()
         };
-        if !carries_service_checks {
-            series.extend(payload.service_checks.iter().map(|c| c.as_series()));
+        if let Some(dedup) = &mut dedup {
+            let mut kept = Vec::with_capacity(series.len());
+            dedup.filter(&series, &mut kept);
+            series = kept;
         }
         let max = delivery.batch_max_series.max(1);
         while !series.is_empty() {
@@ -129,14 +128,13 @@ pub async fn write_loop(
             };
             buffer.write(&sink, &batch);
         }
-        if carries_service_checks
-            && (!payload.service_checks.is_empty() || !payload.events.is_empty())
-        {
-            let batch = Batch {
-                series: Vec::new(),
-                service_checks: payload.service_checks.clone(),
-                events: payload.events.clone(),
-            };
+        let batch = Batch {
+            series: Vec::new(),
+            service_checks: payload.service_checks.clone(),
+            events: payload.events.clone(),
+            sketches: payload.sketches.clone(),
+        };
+        if carries_service_checks && !batch.is_empty() {
             buffer.write(&sink, &batch);
         }
     }

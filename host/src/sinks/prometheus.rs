@@ -40,8 +40,8 @@ pub async fn run(listen: String, mut queue: mpsc::Receiver<Arc<Payload>>) {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     while let Some(payload) = queue.recv().await {
         let mut latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-        for s in &payload.series {
-            let mut labels = labels(s);
+        for s in payload.all_series() {
+            let mut labels = labels(&s);
             let name = labels.remove(
                 labels
                     .iter()

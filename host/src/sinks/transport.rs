@@ -163,8 +163,8 @@ impl Transport {
         }))
     }
 
-    /// Whether the backend takes service checks and events as such (the others are sent
-    /// service checks as series, and no events).
+    /// Whether the backend takes service checks, events and sketches as such (the others are
+    /// sent [`crate::model::Payload::all_series`]).
     pub fn carries_service_checks(&self) -> bool {
         matches!(
             self,
@@ -205,6 +205,16 @@ impl Transport {
                     for event in &batch.events {
                         let body = datadog::encode_event(event).map_err(io)?;
                         bytes += post(client, &url, headers, body).await?;
+                    }
+                    if !batch.sketches.is_empty() {
+                        let body = datadog::encode_sketches(&batch.sketches).map_err(io)?;
+                        let url = format!("{base}{}", datadog::SKETCHES_PATH);
+                        let mut headers = headers.clone();
+                        headers.insert(
+                            CONTENT_TYPE,
+                            HeaderValue::from_static("application/x-protobuf"),
+                        );
+                        bytes += post(client, &url, &headers, body).await?;
                     }
                 }
                 Ok(bytes)

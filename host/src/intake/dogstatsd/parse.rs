@@ -45,6 +45,8 @@ pub struct MetricLine<'a> {
     pub values: &'a str,
     /// Its type.
     pub kind: MetricType,
+    /// The first value (a set's is 0).
+    pub value: f64,
     /// The client's sample rate, in (0, 1].
     pub sample_rate: f64,
     /// Its tags, `,`-separated (`host:` among them overrides the host).
@@ -54,12 +56,16 @@ pub struct MetricLine<'a> {
 }
 
 impl<'a> MetricLine<'a> {
-    /// The numeric values (a set's member is not one of them).
-    pub fn numbers(&self) -> impl Iterator<Item = Result<f64, ParseError>> + 'a {
-        self.values
+    /// The numeric values (a set's member is not one of them), each checked by the parser.
+    pub fn numbers(&self) -> impl Iterator<Item = f64> + 'a {
+        let many = self.values.contains(':');
+        let first = (!many).then_some(self.value);
+        let rest = self
+            .values
             .split(':')
-            .filter(|v| !v.is_empty())
-            .map(|v| number(v).ok_or(ParseError::BadValue))
+            .filter(move |v| many && !v.is_empty())
+            .filter_map(number);
+        first.into_iter().chain(rest)
     }
 }
 
@@ -187,16 +193,17 @@ impl ParseError {
     }
 }
 
-/// The lines of a datagram, each parsed or refused; empty lines are skipped.
-pub fn lines(datagram: &[u8]) -> impl Iterator<Item = Result<Line<'_>, ParseError>> {
+/// The lines of a datagram, each as it came and parsed or refused; empty lines are skipped.
+pub fn lines(datagram: &[u8]) -> impl Iterator<Item = (&[u8], Result<Line<'_>, ParseError>)> {
     datagram
         .split(|b| *b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.is_empty())
         .map(|l| {
-            std::str::from_utf8(l)
+            let parsed = std::str::from_utf8(l)
                 .map_err(|_| ParseError::NotUtf8)
-                .and_then(line)
+                .and_then(line);
+            (l, parsed)
         })
 }
 
@@ -227,6 +234,7 @@ fn metric(text: &str) -> Result<MetricLine<'_>, ParseError> {
         name,
         values,
         kind,
+        value: 0.0,
         sample_rate: 1.0,
         tags: "",
         timestamp: None,
@@ -249,8 +257,10 @@ fn metric(text: &str) -> Result<MetricLine<'_>, ParseError> {
         // `c:` (container), `e:` (external data), `card:` and any newer field: ignored.
     }
     if kind != MetricType::Set {
-        for value in line.numbers() {
-            value?;
+        let mut values = values.split(':').filter(|v| !v.is_empty());
+        line.value = values.next().and_then(number).ok_or(ParseError::BadValue)?;
+        for value in values {
+            number(value).ok_or(ParseError::BadValue)?;
         }
     }
     check_tags(line.tags)?;
@@ -415,7 +425,7 @@ mod tests {
         assert_eq!(m.kind, MetricType::Timing);
         assert_eq!(m.sample_rate, 0.5);
         assert_eq!(tags(m.tags).collect::<Vec<_>>(), ["env:prod", "role:web"]);
-        let values: Vec<f64> = m.numbers().map(Result::unwrap).collect();
+        let values: Vec<f64> = m.numbers().collect();
         assert_eq!(values, [1.5, 2.0, 3.0]);
         let m = metric_of("temp:21.5|g|#room:a|T1700000000");
         assert_eq!(m.timestamp, Some(1_700_000_000));
@@ -424,7 +434,14 @@ mod tests {
         for kind in ["h", "d"] {
             assert!(matches!(line(&format!("x:1|{kind}")), Ok(Line::Metric(_))));
         }
-        assert_eq!(metric_of("neg:-3e2|g").numbers().next(), Some(Ok(-300.0)));
+        assert_eq!(
+            metric_of("neg:-3e2|g").numbers().collect::<Vec<_>>(),
+            [-300.0]
+        );
+        assert_eq!(
+            metric_of("gaps:1::2|h").numbers().collect::<Vec<_>>(),
+            [1.0, 2.0]
+        );
     }
 
     #[test]
@@ -522,8 +539,12 @@ mod tests {
     #[test]
     fn a_datagram_keeps_its_good_lines() {
         let datagram = b"a:1|c\nbroken\n\nb:2|g\r\n\xff\xfe:1|c\nc:3|h\n";
-        let parsed: Vec<_> = lines(datagram).collect();
+        let parsed: Vec<_> = lines(datagram).map(|(_, p)| p).collect();
         assert_eq!(parsed.len(), 5);
+        assert_eq!(
+            lines(datagram).nth(1).map(|(raw, _)| raw),
+            Some(&b"broken"[..])
+        );
         assert_eq!(parsed[1].as_ref().err(), Some(&ParseError::NoType));
         assert_eq!(parsed[3].as_ref().err(), Some(&ParseError::NotUtf8));
         assert!(matches!(&parsed[2], Ok(Line::Metric(m)) if m.name == "b"));
@@ -538,7 +559,7 @@ mod tests {
         /// datagram it came from.
         #[test]
         fn arbitrary_datagrams_are_parsed_or_refused(datagram in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
-            for parsed in lines(&datagram) {
+            for (_, parsed) in lines(&datagram) {
                 if let Ok(Line::Event(e)) = parsed {
                     proptest::prop_assert!(e.title.len() + e.text.len() <= datagram.len());
                 }

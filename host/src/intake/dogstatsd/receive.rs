@@ -53,7 +53,7 @@ impl Intake {
         stats.bytes.fetch_add(datagram.len() as u64, Relaxed);
         let mut taken = 0;
         let mut window = self.window();
-        for (line, raw) in parse::lines(datagram).zip(raw_lines(datagram)) {
+        for (raw, line) in parse::lines(datagram) {
             let added = match line {
                 Ok(Line::Metric(m)) => add_metric(&mut window, &m, now_ms),
                 Ok(Line::ServiceCheck(c)) => {
@@ -93,24 +93,15 @@ impl Intake {
     }
 }
 
-/// The datagram's lines as `parse::lines` sees them, for the log.
-fn raw_lines(datagram: &[u8]) -> impl Iterator<Item = &[u8]> {
-    datagram
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.is_empty())
-}
-
 fn add_metric(window: &mut Window, m: &MetricLine, now_ms: i64) -> Result<(), Dropped> {
     let aggregation = match m.kind {
         MetricType::Count => Aggregation::Count,
         MetricType::Gauge => Aggregation::Gauge,
         MetricType::Set => Aggregation::Set,
-        MetricType::Histogram | MetricType::Timing | MetricType::Distribution => {
-            Aggregation::Summary
-        }
+        MetricType::Histogram | MetricType::Timing => Aggregation::Summary,
+        MetricType::Distribution => Aggregation::Distribution,
     };
-    let numbers = m.numbers().filter_map(Result::ok);
+    let numbers = m.numbers();
     if let Some(timestamp) = m.timestamp {
         let tags: Vec<String> = parse::tags(m.tags).map(String::from).collect();
         for value in numbers {
