@@ -281,6 +281,13 @@ mod tests {
     }
 
     #[test]
+    fn pushed_lines_follow_the_same_rules() {
+        assert_eq!(wasmon_dogstatsd::MAX_NAME_LEN, MAX_NAME_LEN);
+        assert_eq!(wasmon_dogstatsd::MAX_TAGS, MAX_TAGS);
+        assert_eq!(wasmon_dogstatsd::MAX_TAG_LEN, MAX_TAG_LEN);
+    }
+
+    #[test]
     fn lies_are_caught() {
         assert_eq!(sample("a.b_c-d", 1.0, &["k:v"]).problem(), None);
         assert!(sample("", 1.0, &[]).problem().is_some());

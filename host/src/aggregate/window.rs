@@ -187,16 +187,32 @@ impl Window {
         observed: Observed<'_, impl Iterator<Item = f64>>,
         now_ms: i64,
     ) -> Result<(), Dropped> {
-        let mut sorted: Vec<&str> = tags.collect();
-        sorted.sort_unstable();
-        sorted.dedup();
         self.key.clear();
         self.key.push_str(name);
         self.key.push('\0');
         self.key.push(aggregation.code());
-        for tag in &sorted {
+        // Tags already in order (most clients keep them so) go straight into the key; others
+        // are sorted first.
+        let head = self.key.len();
+        let mut previous: Option<&str> = None;
+        let mut tags = tags.peekable();
+        while let Some(tag) = tags.next_if(|t| previous.is_none_or(|p| p < *t)) {
             self.key.push('\0');
             self.key.push_str(tag);
+            previous = Some(tag);
+        }
+        if tags.peek().is_some() {
+            let taken = self.key.split_off(head);
+            let mut all: Vec<&str> = taken.split('\0').skip(1).collect();
+            for tag in tags {
+                all.push(tag);
+            }
+            all.sort_unstable();
+            all.dedup();
+            for tag in all {
+                self.key.push('\0');
+                self.key.push_str(tag);
+            }
         }
         let context = match self.contexts.get_mut(self.key.as_str()) {
             Some(context) => context,

@@ -2,7 +2,6 @@
 //! [`crate::aggregate::window`]), flushed to the sinks every `flush_secs` on the clock's
 //! multiples of it, with the intake's own counters beside.
 
-mod parse;
 mod receive;
 
 use std::sync::Arc;
@@ -12,8 +11,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use parse::{Line, ParseError, lines};
 use receive::{Intake, Socket, kernel_drops};
+pub use wasmon_dogstatsd::{Line, ParseError, lines};
 
 use super::config::DogstatsdConfig;
 use super::stats::{IntakeReport, IntakeStats};

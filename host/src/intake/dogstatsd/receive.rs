@@ -9,12 +9,14 @@ use std::time::Duration;
 use tokio::net::{UdpSocket, UnixDatagram};
 use tokio_util::sync::CancellationToken;
 
-use super::parse::{self, EventLine, Line, MetricLine, MetricType, ParseError, ServiceCheckLine};
 use crate::aggregate::window::{Aggregation, Dropped, Observed, Window};
 use crate::intake::stats::IntakeStats;
 use crate::model::{Event, ServiceCheck, Status};
 use crate::repeats::Repeats;
 use crate::scheduler::now_ms;
+use wasmon_dogstatsd::{
+    self as parse, EventLine, Line, MetricLine, MetricType, ParseError, ServiceCheckLine,
+};
 
 /// How often the same kind of refusal is logged.
 const REPEAT_LOG: Duration = Duration::from_secs(60);
