@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -263,22 +263,9 @@ fn fake_server(script: Vec<&'static str>) -> (String, Arc<Mutex<Vec<String>>>) {
     (addr, accepted)
 }
 
+/// A request's gzip-compressed body, as text.
 fn read_request(stream: &mut std::net::TcpStream) -> Option<String> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let (_, body) = common::read_request(stream)?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(&body[..])
         .read_to_string(&mut text)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -76,71 +76,14 @@ fn fake_datadog() -> (String, Requests) {
     (addr, seen)
 }
 
+/// A request's path and its deflated body, inflated.
 fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut first = String::new();
-    reader.read_line(&mut first).ok()?;
-    let path = first.split(' ').nth(1)?.to_string();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let (path, body) = common::read_request(stream)?;
     let mut inflated = Vec::new();
     flate2::read::ZlibDecoder::new(&body[..])
         .read_to_end(&mut inflated)
         .ok()?;
     Some((path, inflated))
-}
-
-/// Datadog's `SketchPayload`, as the agent-payload proto has it, to read what the sink sent.
-mod agent_payload {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct SketchPayload {
-        #[prost(message, repeated, tag = "1")]
-        pub sketches: Vec<Sketch>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Sketch {
-        #[prost(string, tag = "1")]
-        pub metric: String,
-        #[prost(string, tag = "2")]
-        pub host: String,
-        #[prost(string, repeated, tag = "4")]
-        pub tags: Vec<String>,
-        #[prost(message, repeated, tag = "7")]
-        pub dogsketches: Vec<Dogsketch>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Dogsketch {
-        #[prost(int64, tag = "1")]
-        pub ts: i64,
-        #[prost(int64, tag = "2")]
-        pub cnt: i64,
-        #[prost(double, tag = "3")]
-        pub min: f64,
-        #[prost(double, tag = "4")]
-        pub max: f64,
-        #[prost(double, tag = "5")]
-        pub avg: f64,
-        #[prost(double, tag = "6")]
-        pub sum: f64,
-        #[prost(sint32, repeated, tag = "7")]
-        pub k: Vec<i32>,
-        #[prost(uint32, repeated, tag = "8")]
-        pub n: Vec<u32>,
-    }
 }
 
 /// The Datadog agent's bin key of `v` (ε 1/128, smallest value 1e-9: bias 1338).
@@ -323,11 +266,11 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
         "Datadog takes service checks and distributions as such, not as series"
     );
     // The distribution as the agent's sketch: exact summaries, and the agent's own bins.
-    let sketches: Vec<agent_payload::Sketch> = seen
+    let sketches: Vec<wasmon::sinks::SketchSeries> = seen
         .iter()
         .filter(|(p, _)| p == "/api/beta/sketches")
         .flat_map(|(_, b)| {
-            <agent_payload::SketchPayload as prost::Message>::decode(&b[..])
+            <wasmon::sinks::SketchPayload as prost::Message>::decode(&b[..])
                 .unwrap()
                 .sketches
         })

@@ -365,7 +365,11 @@ fn a_refresh_or_sighup_polls_now_and_a_source_brings_its_own_instances() {
     );
     // Its instances written inline in the source instead; a conf.d file as well is refused.
     let inline = "    instances: [{min_collection_interval: 1, tags: [\"who:pulled\"]}]\n";
-    let text = std::fs::read_to_string(layout.config()).unwrap() + inline;
+    // Into the source's own entry, wherever it stands in the file.
+    let text = std::fs::read_to_string(layout.config()).unwrap().replace(
+        "    poll_secs: 3600\n",
+        &format!("    poll_secs: 3600\n{inline}"),
+    );
     std::fs::write(layout.config(), text).unwrap();
     let twice = layout.check_config("pulled", "instances: [{}]\n");
     let out = layout.wasmon(&["configcheck"]);

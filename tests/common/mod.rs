@@ -76,6 +76,30 @@ pub fn http(
     (code, body)
 }
 
+/// Reads one HTTP/1.1 request from `stream`: its path and its body as sent.
+pub fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let path = first.split(' ').nth(1)?.to_string();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((path, body))
+}
+
 /// Copies `from` into `dir/name` the documented way: write a hidden temporary, then rename.
 pub fn drop_module(from: &Path, dir: &Path, name: &str) -> Instant {
     let tmp = dir.join(format!(".{name}.tmp"));

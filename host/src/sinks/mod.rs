@@ -27,6 +27,7 @@ use crate::config::{Delivery, SinkConfig};
 use crate::model::Payload;
 
 pub use console::{format_series, format_service_check};
+pub use datadog::{Dogsketch, SketchPayload, SketchSeries};
 pub use stats::{SinkStats, StatsSnapshot};
 
 /// Payloads a sink's queue holds before senders wait.
