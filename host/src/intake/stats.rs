@@ -16,8 +16,6 @@ use crate::model::{Series, SeriesKind};
 pub struct IntakeStats {
     /// Datagrams received.
     pub packets: AtomicU64,
-    /// Their bytes.
-    pub bytes: AtomicU64,
     /// Lines taken (metrics, events and service checks).
     pub lines: AtomicU64,
     /// Events taken.
@@ -160,25 +158,20 @@ impl IntakeReport {
         for (name, now, then) in counts {
             point(name, SeriesKind::Count, delta(now, then), None);
         }
-        for (reason, now) in &self.parse_errors {
-            let then = before.parse_errors.get(reason).copied().unwrap_or(0);
-            let tag = Some(format!("reason:{reason}"));
-            point(
+        let by_reason = [
+            (
                 "wasmon.dogstatsd.parse_errors",
-                SeriesKind::Count,
-                delta(*now, then),
-                tag,
-            );
-        }
-        for (reason, now) in &self.dropped {
-            let then = before.dropped.get(reason).copied().unwrap_or(0);
-            let tag = Some(format!("reason:{reason}"));
-            point(
-                "wasmon.dogstatsd.dropped",
-                SeriesKind::Count,
-                delta(*now, then),
-                tag,
-            );
+                &self.parse_errors,
+                &before.parse_errors,
+            ),
+            ("wasmon.dogstatsd.dropped", &self.dropped, &before.dropped),
+        ];
+        for (name, counts, previous) in by_reason {
+            for (reason, now) in counts {
+                let then = previous.get(reason).copied().unwrap_or(0);
+                let tag = Some(format!("reason:{reason}"));
+                point(name, SeriesKind::Count, delta(*now, then), tag);
+            }
         }
         point(
             "wasmon.dogstatsd.contexts",

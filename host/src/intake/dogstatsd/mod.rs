@@ -134,8 +134,10 @@ async fn flush_loop(
             }
         };
         let started = std::time::Instant::now();
-        let mut payload = intake.window().flush(start);
-        let contexts = intake.window().contexts();
+        let (mut payload, contexts) = {
+            let mut window = intake.window();
+            (window.flush(start), window.contexts())
+        };
         let stats = &intake.stats;
         stats.contexts.store(contexts as u64, Relaxed);
         stats

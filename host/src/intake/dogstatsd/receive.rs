@@ -52,7 +52,6 @@ impl Intake {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = &self.stats;
         stats.packets.fetch_add(1, Relaxed);
-        stats.bytes.fetch_add(datagram.len() as u64, Relaxed);
         let mut taken = 0;
         let mut window = self.window();
         for (raw, line) in parse::lines(datagram) {
