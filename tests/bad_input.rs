@@ -64,9 +64,9 @@ fn expected_errors(dir: &std::path::Path) -> Vec<String> {
         format!("{}: invalid component: ", module("corrupt")),
         format!("{}: not a WebAssembly file (no `\\0asm` header)", module("notwasm")),
         format!("{}: a core WebAssembly module, not a component: build it for `wasm32-wasip2`", module("core")),
-        "wrong_world.wasm: does not export `wasmon:check/check@0.1.0`, so it is not a wasmon check (it exports: hello)".to_string(),
+        "wrong_world.wasm: does not export `wasmon:check/check@0.1.0` or `wasmon:check/check@0.2.0`, so it is not a wasmon check (it exports: hello)".to_string(),
         format!(
-            "{}: instances[0]: imports `wasmon:check/files@0.1.0` but the instance grants no files: add `grants: {{files: [...]}}` to its config",
+            "{}: instances[0]: imports `wasmon:check/files@0.2.0` but the instance grants no files: add `grants: {{files: [...]}}` to its config",
             conf("ungranted")
         ),
         format!(

@@ -112,11 +112,11 @@ fn inspect_shows_world_imports_and_describe() {
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
-        "world:    a wasmon check (wasmon:check@0.1.0), world `host-stats`",
-        "  wasmon:check/files@0.1.0",
-        "  wasmon:check/fs-usage@0.1.0",
-        "  wasmon:check/emit@0.1.0",
-        "  wasmon:check/check@0.1.0",
+        "world:    a wasmon check (wasmon:check@0.2.0), world `host-stats`",
+        "  wasmon:check/files@0.2.0",
+        "  wasmon:check/fs-usage@0.2.0",
+        "  wasmon:check/emit@0.2.0",
+        "  wasmon:check/check@0.2.0",
         "  name:             system",
         "  default interval: 15s",
         "sha256:   ",
@@ -134,7 +134,7 @@ fn inspect_shows_world_imports_and_describe() {
     let out = layout.wasmon(&["inspect", common::guest("mysql").to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("world `mysql-check`"), "{stdout}");
-    assert!(stdout.contains("  wasmon:check/mysql@0.1.0"), "{stdout}");
+    assert!(stdout.contains("  wasmon:check/mysql@0.2.0"), "{stdout}");
     let shell = common::guest("shell");
     let out = layout.wasmon(&["inspect", shell.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("world `command-check`"));

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::datadog::fake_datadog;
 use common::mariadb::free_port;
 use common::victoria::Victoria;
 use common::{Agent, Layout, wait_for};
@@ -53,39 +52,6 @@ fn python_client(port: u16) {
     assert!(status.success(), "the Python client failed");
 }
 
-/// `(path, inflated body)` of every request a fake intake took.
-type Requests = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-/// A fake Datadog intake: records every request and answers 202.
-fn fake_datadog() -> (String, Requests) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            if let Some(request) = read_deflated(&mut stream) {
-                record.lock().unwrap().push(request);
-            }
-            let _ = stream.write_all(
-                b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-            );
-        }
-    });
-    (addr, seen)
-}
-
-/// A request's path and its deflated body, inflated.
-fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    let (path, body) = common::read_request(stream)?;
-    let mut inflated = Vec::new();
-    flate2::read::ZlibDecoder::new(&body[..])
-        .read_to_end(&mut inflated)
-        .ok()?;
-    Some((path, inflated))
-}
-
 /// The Datadog agent's bin key of `v` (ε 1/128, smallest value 1e-9: bias 1338).
 fn agent_key(v: f64) -> i32 {
     (v.ln() / (1.0f64 / 64.0).ln_1p()).round_ties_even() as i32 + 1338
@@ -99,17 +65,6 @@ fn status(layout: &Layout) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The one value of `name` in VictoriaMetrics whose labels include `labels`, waiting for it.
-fn stored(vm: &Victoria, name: &str, labels: &[(&str, &str)]) -> (Value, f64) {
-    let found = wait_for(Duration::from_secs(40), || {
-        let all = vm.export(&format!("{{__name__=\"{name}\"}}"));
-        all.into_iter()
-            .find(|(l, _)| labels.iter().all(|(k, v)| l[*k] == *v))
-            .and_then(|(l, points)| points.first().map(|p| (l, p.1)))
-    });
-    found.unwrap_or_else(|| panic!("{name} {labels:?} never reached VictoriaMetrics"))
 }
 
 fn start(layout: &Layout, args: &[&str]) -> Agent {
@@ -147,24 +102,28 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
     )
     .unwrap();
 
-    let (labels, hits) = stored(&vm, "app_hits", &[("route", "home")]);
+    let (labels, hits) = vm.first_point("app_hits", &[("route", "home")]);
     assert_eq!(hits, 5.0, "50 increments in a 10 s window: 5 a second");
     assert_eq!(labels["host"], "test-host");
     assert_eq!(labels["env"], "test");
     assert_eq!(labels["via"], "dsd");
-    assert_eq!(stored(&vm, "app_raw", &[]).1, 0.7);
-    assert_eq!(stored(&vm, "app_latency_avg", &[]).1, 50.5);
-    assert_eq!(stored(&vm, "app_latency_max", &[]).1, 100.0);
-    assert_eq!(stored(&vm, "app_latency_count", &[]).1, 100.0);
-    let median = stored(&vm, "app_latency_median", &[]).1;
+    assert_eq!(vm.first_point("app_raw", &[]).1, 0.7);
+    assert_eq!(vm.first_point("app_latency_avg", &[]).1, 50.5);
+    assert_eq!(vm.first_point("app_latency_max", &[]).1, 100.0);
+    assert_eq!(vm.first_point("app_latency_count", &[]).1, 100.0);
+    let median = vm.first_point("app_latency_median", &[]).1;
     assert!((median - 50.0).abs() <= 1.0, "median {median}");
-    let p95 = stored(&vm, "app_latency_95percentile", &[]).1;
+    let p95 = vm.first_point("app_latency_95percentile", &[]).1;
     assert!((p95 - 95.0).abs() <= 1.5, "95th percentile {p95}");
-    assert_eq!(stored(&vm, "app_size_avg", &[]).1, 50.5);
-    assert_eq!(stored(&vm, "app_users", &[]).1, 7.0, "7 distinct members");
-    assert_eq!(stored(&vm, "app_temp", &[("room", "lab")]).1, 21.5);
+    assert_eq!(vm.first_point("app_size_avg", &[]).1, 50.5);
+    assert_eq!(
+        vm.first_point("app_users", &[]).1,
+        7.0,
+        "7 distinct members"
+    );
+    assert_eq!(vm.first_point("app_temp", &[("room", "lab")]).1, 21.5);
     // A service check travels as a series where the backend knows none.
-    let (labels, up) = stored(&vm, "app_up", &[("svc", "api")]);
+    let (labels, up) = vm.first_point("app_up", &[("svc", "api")]);
     assert_eq!(up, 1.0, "WARNING");
     assert_eq!(labels["host"], "test-host");
     let ts = vm.export("{__name__=\"app_ts\"}");
@@ -175,7 +134,8 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
     );
     // Checks' own service checks reach backends too, and so do the intake's counters.
     assert_eq!(
-        stored(&vm, "wasmon_check_status", &[("check", "emit")]).1,
+        vm.first_point("wasmon_check_status", &[("check", "emit")])
+            .1,
         0.0
     );
     let packets = wait_for(Duration::from_secs(30), || {
@@ -410,7 +370,7 @@ fn open_falcon_push_takes_whole_bodies_or_none() {
         point("falcon.bytes", now - 10, "\"1600\"", "COUNTER")
     );
     assert_eq!(push(&addr, &second), (200, "success".into()));
-    let (labels, load) = stored(&vm, "falcon_load", &[]);
+    let (labels, load) = vm.first_point("falcon_load", &[]);
     assert_eq!(load, 1.5);
     assert_eq!(
         (labels["host"].clone(), labels["idc"].clone()),

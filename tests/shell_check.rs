@@ -284,7 +284,7 @@ fn a_check_without_a_command_cannot_run_anything() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
-        stdout.contains("instances[0]: imports `wasmon:check/exec@0.1.0` but the instance grants no command: add `command: ...` to its config"),
+        stdout.contains("instances[0]: imports `wasmon:check/exec@0.2.0` but the instance grants no command: add `command: ...` to its config"),
         "{stdout}"
     );
 }

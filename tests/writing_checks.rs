@@ -167,6 +167,38 @@ fn a_python_check_from_new_to_samples() {
             ("level:warning".to_string(), 1.0),
         ]
     );
+    // A histogram through the Python SDK: the run's five lines of 9, 8, 8, 9 and 5 bytes.
+    let one = |name: &str| {
+        let got = samples(&doc, name);
+        assert_eq!(got.len(), 1, "{name}: {doc}");
+        got[0].0
+    };
+    assert_eq!(one("loglevels.line_bytes.count"), 5.0);
+    assert_eq!(one("loglevels.line_bytes.max"), 9.0);
+    assert!((one("loglevels.line_bytes.avg") - 7.8).abs() < 1e-9);
+    // A config error names its field as a field of the WIT error.
+    std::fs::write(
+        &config,
+        format!("instances:\n  - grants: {{files: [{0}]}}\n", log.display()),
+    )
+    .unwrap();
+    let refused = layout.wasmon(&[
+        "check",
+        "--wasm",
+        dir.join("loglevels.wasm").to_str().unwrap(),
+        "--check-config",
+        config.to_str().unwrap(),
+    ]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("instance.path: expected the log file's path"),
+        "{said}"
+    );
 }
 
 /// A Python check that aborts, loops or hogs memory, as its instance says.
@@ -319,6 +351,10 @@ fn a_js_check_from_new_to_samples_over_http() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pids = samples(&doc, "selfwatch.pid");
     assert_eq!(pids.len(), 2, "{doc}");
+    // A distribution through the JavaScript SDK: one request a run for each answering instance.
+    let timings = samples(&doc, "selfwatch.response_time.count");
+    assert_eq!(timings.len(), 2, "{doc}");
+    assert!(timings.iter().all(|(count, _)| *count == 1.0), "{doc}");
     for (pid, tags) in &pids {
         assert_eq!(*pid, f64::from(agent.pid()), "{tags:?}");
     }

@@ -239,6 +239,7 @@ fn main() {
             ][i % 4],
             value: i as f64,
             tags: vec![format!("device:d{}", i / 100), "role:bench".into()],
+            timestamp_ms: None,
         })
         .collect();
     let mut aggregator = Aggregator::new(vec!["host:bench".into(), "env:bench".into()]);
@@ -257,7 +258,7 @@ fn main() {
         .collect();
     let started = Instant::now();
     for (run, samples) in batches.into_iter().enumerate() {
-        black_box(aggregator.series(run as i64 * 1000, samples));
+        black_box(aggregator.payload(run as i64 * 1000, samples, Vec::new(), Vec::new()));
     }
     let per_second = (runs * batch.len()) as f64 / started.elapsed().as_secs_f64();
     println!(

@@ -14,6 +14,12 @@ pub enum MetricKind {
     Rate,
     /// Cumulative counter sent as its increase.
     MonotonicCount,
+    /// One value of the run's distribution, sent as its aggregates and percentiles.
+    Histogram,
+    /// One value of a sketch, sent as such where the backend takes sketches.
+    Distribution,
+    /// One member of a set, sent as the run's number of distinct members.
+    Set,
 }
 
 /// One measurement as a check submitted it.
@@ -27,6 +33,9 @@ pub struct Sample {
     pub value: f64,
     /// `key:value` tags.
     pub tags: Vec<String>,
+    /// When it was measured (Unix milliseconds), if not at the run's time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
 }
 
 /// Longest metric name accepted.
@@ -188,6 +197,16 @@ pub struct Event {
     pub tags: Vec<String>,
 }
 
+impl Event {
+    /// Why the event cannot be accepted, if it cannot: a blank title, or bad tags.
+    pub fn problem(&self) -> Option<String> {
+        if self.title.trim().is_empty() {
+            return Some("an event's title is blank".into());
+        }
+        tags_problem(&format!("event {:?}", truncate(&self.title)), &self.tags)
+    }
+}
+
 /// The kind of a series as backends know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -259,11 +278,16 @@ impl Payload {
     /// checks as gauges ([`ServiceCheck::as_series`]), distributions as their summaries. Events
     /// are left out.
     pub fn all_series(&self) -> impl Iterator<Item = Series> + '_ {
-        self.series
-            .iter()
+        self.metric_series()
             .cloned()
             .chain(self.service_checks.iter().map(ServiceCheck::as_series))
-            .chain(self.sketches.iter().flat_map(|s| s.summary.iter().cloned()))
+    }
+
+    /// The series, then the distributions' summaries: every metric, as a person reads them.
+    pub fn metric_series(&self) -> impl Iterator<Item = &Series> + '_ {
+        self.series
+            .iter()
+            .chain(self.sketches.iter().flat_map(|s| &s.summary))
     }
 }
 
@@ -277,6 +301,7 @@ mod tests {
             kind: MetricKind::Gauge,
             value,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            timestamp_ms: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod datadog;
 pub mod etcd;
 pub mod mariadb;
 pub mod registry;

@@ -98,6 +98,18 @@ impl Victoria {
             })
             .collect()
     }
+
+    /// The first point of the series `name` whose labels include `labels`, waiting for it,
+    /// with the series' labels.
+    pub fn first_point(&self, name: &str, labels: &[(&str, &str)]) -> (Value, f64) {
+        let found = wait_for(Duration::from_secs(40), || {
+            let all = self.export(&format!("{{__name__=\"{name}\"}}"));
+            all.into_iter()
+                .find(|(l, _)| labels.iter().all(|(k, v)| l[*k] == *v))
+                .and_then(|(l, points)| points.first().map(|p| (l, p.1)))
+        });
+        found.unwrap_or_else(|| panic!("{name} {labels:?} never reached VictoriaMetrics"))
+    }
 }
 
 impl Drop for Victoria {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 12] = [
+const GUESTS: [&str; 13] = [
     "wasmon-check-system",
     "wasmon-check-shell",
     "wasmon-check-mysql",
@@ -21,6 +21,7 @@ const GUESTS: [&str; 12] = [
     "wasmon-test-guest-wrong-world",
     "wasmon-test-guest-flood",
     "wasmon-test-guest-slow-start",
+    "wasmon-test-guest-legacy",
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip2";
@@ -333,4 +334,42 @@ fn output(program: &str, args: &[&str]) -> Result<String, String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The integration tests live in the repository's `tests/`, outside the package that
+    /// runs them, so each is listed in `host/Cargo.toml`: one left out would never run.
+    #[test]
+    fn every_integration_test_is_listed() {
+        let manifest = std::fs::read_to_string(root().join("host/Cargo.toml")).unwrap();
+        for entry in std::fs::read_dir(root().join("tests")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".rs") {
+                assert!(
+                    manifest.contains(&format!("path = \"../tests/{stem}.rs\"")),
+                    "tests/{name} is not listed as a [[test]] in host/Cargo.toml"
+                );
+            }
+        }
+    }
+
+    /// Every test guest is built by `build-checks`, which the tests need.
+    #[test]
+    fn every_guest_is_built() {
+        for entry in std::fs::read_dir(root().join("checks-wasm/test-guests")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            let package = format!("wasmon-test-guest-{name}");
+            assert!(
+                GUESTS.contains(&package.as_str()),
+                "{package} is not in GUESTS"
+            );
+        }
+    }
 }

@@ -202,36 +202,43 @@ impl Instance {
     pub fn validate(&self) -> Result<(), CheckError> {
         let refused = crate::datadog_only::problems(self);
         if !refused.is_empty() {
-            return Err(CheckError::Config(refused.join("; ")));
+            return Err(CheckError::config(refused.join("; ")));
         }
         let max = self.max_custom_queries.unwrap_or(20);
         if self.queries().len() > max {
-            return Err(CheckError::Config(format!(
-                "{}: {} queries, more than max_custom_queries ({max})",
-                self.queries_key(),
-                self.queries().len(),
-            )));
+            return Err(CheckError::config_field(
+                format!("instance.{}", self.queries_key()),
+                format!(
+                    "{} queries, more than max_custom_queries ({max})",
+                    self.queries().len()
+                ),
+            ));
         }
         if self.queries.is_some() && self.custom_queries.is_some() {
-            return Err(CheckError::Config(
-                "`queries` and `custom_queries` (Datadog's name) are the same key: set one".into(),
+            return Err(CheckError::config(
+                "`queries` and `custom_queries` (Datadog's name) are the same key: set one",
             ));
         }
         let key = self.queries_key();
         for (i, q) in self.queries().iter().enumerate() {
             if q.query.trim().is_empty() {
-                return Err(CheckError::Config(format!("{key}[{i}].query: is empty")));
+                return Err(CheckError::config_field(
+                    format!("instance.{key}[{i}].query"),
+                    "is empty",
+                ));
             }
             if q.columns.is_empty() {
-                return Err(CheckError::Config(format!(
-                    "{key}[{i}].columns: list one entry per column of the result"
-                )));
+                return Err(CheckError::config_field(
+                    format!("instance.{key}[{i}].columns"),
+                    "list one entry per column of the result",
+                ));
             }
             for (j, c) in q.columns.iter().enumerate() {
                 if c.name.is_some() != c.kind.is_some() {
-                    return Err(CheckError::Config(format!(
-                        "{key}[{i}].columns[{j}]: give both `name` and `type`, or neither to skip the column"
-                    )));
+                    return Err(CheckError::config_field(
+                        format!("instance.{key}[{i}].columns[{j}]"),
+                        "give both `name` and `type`, or neither to skip the column",
+                    ));
                 }
             }
         }
@@ -281,7 +288,7 @@ mod tests {
 
     fn message(e: CheckError) -> String {
         match e {
-            CheckError::Config(m) => m,
+            CheckError::Config(e) => e.to_string(),
             other => panic!("{other:?}"),
         }
     }
@@ -317,7 +324,7 @@ mod tests {
             r#"{"queries":[{"query":"SELECT 1","columns":[{"name":"x"}]}]}"#,
         )
         .unwrap();
-        assert!(message(i.validate().unwrap_err()).starts_with("queries[0].columns[0]"));
+        assert!(message(i.validate().unwrap_err()).starts_with("instance.queries[0].columns[0]: "));
     }
 
     #[test]
@@ -347,7 +354,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             message(i.validate().unwrap_err()),
-            "custom_queries[0].query: is empty"
+            "instance.custom_queries[0].query: is empty"
         );
         let i: Instance = parse_config("instance", r#"{"queries":[]}"#).unwrap();
         assert_eq!((i.queries_key(), i.queries().len()), ("queries", 0));

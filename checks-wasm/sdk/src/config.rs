@@ -21,11 +21,11 @@ pub fn parse_config<T: DeserializeOwned>(section: &str, json: &str) -> Result<T,
                 .rsplit_once('.')
                 .map_or(".".into(), |(parent, _)| parent.to_string());
         }
-        CheckError::Config(if path == "." {
-            format!("{section}: {inner}")
+        if path == "." {
+            CheckError::config_field(section, inner)
         } else {
-            format!("{section}: field `{path}`: {inner}")
-        })
+            CheckError::config_field(format!("{section}.{path}"), inner)
+        }
     })
 }
 
@@ -61,7 +61,7 @@ mod tests {
 
     fn message(e: CheckError) -> String {
         match e {
-            CheckError::Config(m) => m,
+            CheckError::Config(e) => e.to_string(),
             other => panic!("expected a config error, got {other:?}"),
         }
     }
@@ -83,7 +83,7 @@ mod tests {
             parse_config::<Inst>("instance", r#"{"port": 1, "nested": {"depht": 1}}"#).unwrap_err();
         let m = message(e);
         assert!(
-            m.starts_with("instance: field `nested`: unknown field `depht`"),
+            m.starts_with("instance.nested: unknown field `depht`"),
             "{m}"
         );
     }
@@ -93,7 +93,7 @@ mod tests {
         let e = parse_config::<Inst>("instance", r#"{"port": 1, "nested": {"depth": "x"}}"#)
             .unwrap_err();
         let m = message(e);
-        assert!(m.contains("field `nested.depth`"), "{m}");
+        assert!(m.starts_with("instance.nested.depth: "), "{m}");
         assert!(m.contains("expected u32"), "{m}");
     }
 

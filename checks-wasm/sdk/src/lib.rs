@@ -34,7 +34,7 @@ mod output;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/wasmon-check@0.2.0",
         world: "full-check",
         pub_export_macro: true,
         export_macro_name: "__export_world",
@@ -47,7 +47,8 @@ pub use bindings::wasmon::check::files;
 pub use bindings::wasmon::check::fs_usage;
 pub use bindings::wasmon::check::mysql;
 pub use bindings::wasmon::check::types::{
-    CheckError, Descriptor, LogLevel, MetricKind, Sample, ServiceCheck, Status,
+    AlertType, CheckError, ConfigError, Descriptor, Event, EventPriority, LogLevel, MetricKind,
+    Sample, ServiceCheck, Status,
 };
 pub use check::{Check, NoConfig};
 pub use config::parse_config;
@@ -91,6 +92,50 @@ pub mod testing {
     /// The metadata recorded on this thread since the last call.
     pub fn take_metadata() -> Vec<(String, String)> {
         METADATA.take()
+    }
+}
+
+impl CheckError {
+    /// The configuration is wrong as a whole: the instance stops until its config changes.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::Config(ConfigError {
+            field: None,
+            message: message.into(),
+        })
+    }
+
+    /// Field `field` (its path, its section first: `instance.servers[1].port`) is wrong.
+    pub fn config_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Config(ConfigError {
+            field: Some(field.into()),
+            message: message.into(),
+        })
+    }
+}
+
+/// As the agent prints it: `field: message`.
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl Event {
+    /// An informational event of normal priority at the run's time, without tags.
+    pub fn new(title: &str, text: &str) -> Self {
+        Self {
+            title: title.to_string(),
+            text: text.to_string(),
+            timestamp_ms: None,
+            priority: EventPriority::Normal,
+            alert_type: AlertType::Info,
+            aggregation_key: None,
+            source_type_name: None,
+            tags: Vec::new(),
+        }
     }
 }
 

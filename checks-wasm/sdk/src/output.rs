@@ -1,14 +1,16 @@
 //! Collects what one run produces and sends it to the host in one batch.
 
-use crate::bindings::wasmon::check::emit;
-use crate::{MetricKind, Sample, ServiceCheck, Status};
+use crate::{Event, MetricKind, Sample, ServiceCheck, Status};
 
-/// What a run has produced so far. Samples are sent in one call when the run ends.
+/// What a run has produced so far, sent to the host when the run ends (samples in one call).
+/// Natively, in unit tests, nothing is sent: read it back with [`Output::samples`],
+/// [`Output::service_checks`] and [`Output::events`].
 #[derive(Debug, Default)]
 pub struct Output {
     timestamp_ms: i64,
     samples: Vec<Sample>,
     service_checks: Vec<ServiceCheck>,
+    events: Vec<Event>,
 }
 
 impl Output {
@@ -45,14 +47,55 @@ impl Output {
         self.sample(name, MetricKind::MonotonicCount, value, tags);
     }
 
-    /// A sample of any kind.
+    /// One value of the run's histogram: the host sends the run's `.avg .median .max
+    /// .95percentile .count`.
+    pub fn histogram(&mut self, name: &str, value: f64, tags: &[&str]) {
+        self.sample(name, MetricKind::Histogram, value, tags);
+    }
+
+    /// One value of a distribution: a sketch where the backend takes them (Datadog), the
+    /// histogram's summaries elsewhere.
+    pub fn distribution(&mut self, name: &str, value: f64, tags: &[&str]) {
+        self.sample(name, MetricKind::Distribution, value, tags);
+    }
+
+    /// One member of a set: the host sends how many distinct members the run saw.
+    pub fn set(&mut self, name: &str, member: f64, tags: &[&str]) {
+        self.sample(name, MetricKind::Set, member, tags);
+    }
+
+    /// A sample of any kind, at the run's time.
     pub fn sample(&mut self, name: &str, kind: MetricKind, value: f64, tags: &[&str]) {
+        self.push(name, kind, value, tags, None);
+    }
+
+    /// A sample measured at its own time (Unix milliseconds, within an hour of the run's),
+    /// such as a line of a tcollector collector. Gauges and counts keep it; rates and
+    /// monotonic counts are computed between such times.
+    pub fn sample_at(
+        &mut self,
+        name: &str,
+        kind: MetricKind,
+        value: f64,
+        tags: &[&str],
+        timestamp_ms: i64,
+    ) {
+        self.push(name, kind, value, tags, Some(timestamp_ms));
+    }
+
+    fn push(&mut self, name: &str, kind: MetricKind, value: f64, tags: &[&str], at: Option<i64>) {
         self.samples.push(Sample {
             name: name.to_string(),
             kind,
             value,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            timestamp_ms: at,
         });
+    }
+
+    /// An event, such as a failover; see [`Event::new`].
+    pub fn event(&mut self, event: Event) {
+        self.events.push(event);
     }
 
     /// A service check verdict.
@@ -75,15 +118,29 @@ impl Output {
         &self.service_checks
     }
 
+    /// Events collected so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
     /// Sends everything to the host.
+    #[cfg(target_family = "wasm")]
     pub(crate) fn flush(&mut self) {
+        use crate::bindings::wasmon::check::emit;
         if !self.samples.is_empty() {
             emit::submit_samples(&std::mem::take(&mut self.samples));
         }
         for check in self.service_checks.drain(..) {
             emit::submit_service_check(&check);
         }
+        for event in self.events.drain(..) {
+            emit::submit_event(&event);
+        }
     }
+
+    /// Natively there is no host: what the run produced stays for the test to read.
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) fn flush(&mut self) {}
 }
 
 #[cfg(test)]
@@ -109,5 +166,34 @@ mod tests {
         );
         assert_eq!(out.samples()[3].tags, ["y:2", "z"]);
         assert_eq!(out.timestamp_ms(), 1_000);
+    }
+
+    #[test]
+    fn summarised_kinds_own_times_and_events() {
+        let mut out = Output::new(1_000);
+        out.histogram("h", 1.0, &[]);
+        out.distribution("d", 2.0, &[]);
+        out.set("s", 3.0, &[]);
+        out.sample_at("g", MetricKind::Gauge, 4.0, &[], 900);
+        let got: Vec<_> = out
+            .samples()
+            .iter()
+            .map(|s| (s.kind, s.timestamp_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (MetricKind::Histogram, None),
+                (MetricKind::Distribution, None),
+                (MetricKind::Set, None),
+                (MetricKind::Gauge, Some(900)),
+            ]
+        );
+        let mut failover = Event::new("failover", "db-2 took over");
+        failover.alert_type = crate::AlertType::Warning;
+        out.event(failover);
+        out.flush();
+        assert_eq!(out.events()[0].title, "failover", "kept natively");
+        assert_eq!(out.events()[0].priority, crate::EventPriority::Normal);
     }
 }

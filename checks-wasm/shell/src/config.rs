@@ -35,16 +35,20 @@ impl Instance {
     pub fn validate(&self) -> Result<(), CheckError> {
         let needs_name = matches!(self.format, Format::Value | Format::Nagios);
         match &self.metric_name {
-            None if needs_name => Err(CheckError::Config(format!(
-                "instance: field `metric_name`: required with format `{}`",
-                match self.format {
-                    Format::Nagios => "nagios",
-                    _ => "value",
-                }
-            ))),
-            Some(name) if !formats_name_ok(name) => Err(CheckError::Config(format!(
-                "instance: field `metric_name`: {name:?}: expected letters, digits, `.`, `_` and `-`"
-            ))),
+            None if needs_name => Err(CheckError::config_field(
+                "instance.metric_name",
+                format!(
+                    "required with format `{}`",
+                    match self.format {
+                        Format::Nagios => "nagios",
+                        _ => "value",
+                    }
+                ),
+            )),
+            Some(name) if !formats_name_ok(name) => Err(CheckError::config_field(
+                "instance.metric_name",
+                format!("{name:?}: expected letters, digits, `.`, `_` and `-`"),
+            )),
             _ => Ok(()),
         }
     }
@@ -68,7 +72,7 @@ mod tests {
             format: Format::Value,
         };
         assert!(
-            matches!(i.validate(), Err(CheckError::Config(m)) if m.contains("`metric_name`: required"))
+            matches!(i.validate(), Err(CheckError::Config(e)) if e.to_string() == "instance.metric_name: required with format `value`")
         );
         let i = Instance {
             metric_name: None,

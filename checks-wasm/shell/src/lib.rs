@@ -87,7 +87,10 @@ impl Shell {
 fn report(parsed: &Parsed, out: &mut Output) {
     for p in &parsed.points {
         let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
-        out.sample(&p.name, p.kind, p.value, &tags);
+        match p.timestamp_ms {
+            Some(at) => out.sample_at(&p.name, p.kind, p.value, &tags, at),
+            None => out.sample(&p.name, p.kind, p.value, &tags),
+        }
     }
     if let Some((name, status, message)) = &parsed.service_check {
         out.service_check(name, *status, message, &[]);

@@ -102,6 +102,7 @@ mod tests {
             kind: MetricKind::Rate,
             value: 1.0,
             tags: vec![],
+            timestamp_ms: None,
         };
         c.delta(&s("gone"), 0);
         for run in 1..=25 {

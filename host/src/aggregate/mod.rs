@@ -1,19 +1,22 @@
 //! Turns an instance's samples into series: rates and increases from cumulative counters,
-//! and the host, global and instance tags on everything.
+//! summaries of each run's histograms, distributions and sets, and the host, global and
+//! instance tags on everything.
 
 pub mod agent_sketch;
 mod counters;
 pub mod window;
 
 use counters::Counters;
+use window::{Aggregation, Observed, Window, WindowConfig};
 
-use crate::model::{MetricKind, Payload, Sample, Series, SeriesKind, ServiceCheck};
+use crate::model::{Event, MetricKind, Payload, Sample, Series, SeriesKind, ServiceCheck};
 
 /// The aggregation state of one check instance.
-#[derive(Debug)]
 pub struct Aggregator {
     tags: Vec<String>,
     counters: Counters,
+    /// The run's histograms, distributions and sets, summarised when the run ends.
+    window: Option<Box<Window>>,
 }
 
 impl Aggregator {
@@ -27,13 +30,18 @@ impl Aggregator {
         Self {
             tags,
             counters: Counters::default(),
+            window: None,
         }
     }
 
-    /// Series for one run at `timestamp_ms`. Counters yield nothing on their first run and
-    /// nothing when they went backwards (a reset).
-    pub fn series(&mut self, timestamp_ms: i64, samples: Vec<Sample>) -> Vec<Series> {
-        let out = self.timestamped(samples.into_iter().map(|s| (s, timestamp_ms)));
+    /// Series for one run at `timestamp_ms` (a sample's own time wins). Counters yield nothing
+    /// on their first run and nothing when they went backwards (a reset). Histogram,
+    /// distribution and set samples wait in the run's window until [`Self::payload`].
+    fn series(&mut self, timestamp_ms: i64, samples: Vec<Sample>) -> Vec<Series> {
+        let out = self.timestamped(samples.into_iter().map(|s| {
+            let at = s.timestamp_ms.unwrap_or(timestamp_ms);
+            (s, at)
+        }));
         self.counters.end_run();
         out
     }
@@ -60,6 +68,10 @@ impl Aggregator {
                     let delta = self.counters.delta(&sample, timestamp_ms);
                     (SeriesKind::Count, delta.map(|d| d.increase))
                 }
+                MetricKind::Histogram | MetricKind::Distribution | MetricKind::Set => {
+                    self.summarise(&sample, timestamp_ms);
+                    continue;
+                }
             };
             if let Some(value) = value {
                 out.push(Series {
@@ -72,6 +84,42 @@ impl Aggregator {
             }
         }
         out
+    }
+
+    /// Adds a histogram, distribution or set sample to the run's window, which holds no more
+    /// than the run submitted (a set's members past [`window::MAX_SET_MEMBERS`] excepted, as
+    /// the WIT says).
+    fn summarise(&mut self, sample: &Sample, timestamp_ms: i64) {
+        let window = self.window.get_or_insert_with(|| {
+            Box::new(Window::new(WindowConfig::per_run(), self.tags.clone()))
+        });
+        let tags = sample.tags.iter().map(String::as_str);
+        let mut numbers = |aggregation| {
+            let observed = Observed::Numbers(std::iter::once(sample.value), 1.0);
+            window.add(
+                &sample.name,
+                aggregation,
+                tags.clone(),
+                observed,
+                timestamp_ms,
+            )
+        };
+        // The only possible refusal is a set's member past its limit, which the WIT documents.
+        let _ = match sample.kind {
+            MetricKind::Histogram => numbers(Aggregation::Summary),
+            MetricKind::Distribution => numbers(Aggregation::Distribution),
+            _ => {
+                let member = sample.value.to_string();
+                let observed = Observed::<std::iter::Empty<f64>>::Member(&member);
+                window.add(
+                    &sample.name,
+                    Aggregation::Set,
+                    tags.clone(),
+                    observed,
+                    timestamp_ms,
+                )
+            }
+        };
     }
 
     /// Ends a run: counters unseen for a while are forgotten.
@@ -94,20 +142,36 @@ impl Aggregator {
         check
     }
 
-    /// One run's payload.
+    /// One run's payload: its series (with the summaries of its histograms, distributions
+    /// and sets), its distributions' sketches, service checks and events.
     pub fn payload(
         &mut self,
         timestamp_ms: i64,
         samples: Vec<Sample>,
         service_checks: Vec<ServiceCheck>,
+        events: Vec<Event>,
     ) -> Payload {
+        let mut series = self.series(timestamp_ms, samples);
+        let mut sketches = Vec::new();
+        if let Some(window) = self.window.as_mut().filter(|w| w.contexts() > 0) {
+            let summaries = window.flush(timestamp_ms);
+            series.extend(summaries.series);
+            sketches = summaries.sketches;
+        }
         Payload {
-            series: self.series(timestamp_ms, samples),
+            series,
             service_checks: service_checks
                 .into_iter()
                 .map(|c| self.service_check(c))
                 .collect(),
-            ..Payload::default()
+            events: events
+                .into_iter()
+                .map(|mut e| {
+                    e.tags = self.tags(std::mem::take(&mut e.tags));
+                    e
+                })
+                .collect(),
+            sketches,
         }
     }
 
@@ -161,6 +225,7 @@ mod tests {
             kind,
             value,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            timestamp_ms: None,
         }
     }
 
@@ -261,6 +326,77 @@ mod tests {
         );
         let values: Vec<f64> = out.iter().map(|s| s.value).collect();
         assert_eq!(values, [2.0, 1.0]);
+    }
+
+    #[test]
+    fn a_runs_histograms_distributions_and_sets_are_summarised_then_forgotten() {
+        let mut a = agg();
+        let mut run = Vec::new();
+        for v in 1..=100 {
+            run.push(s("h", MetricKind::Histogram, f64::from(v), &["k:1"]));
+            run.push(s("d", MetricKind::Distribution, f64::from(v), &[]));
+        }
+        for member in [1.0, 2.0, 2.0, 3.0] {
+            run.push(s("set", MetricKind::Set, member, &[]));
+        }
+        let p = a.payload(5_000, run, Vec::new(), Vec::new());
+        let all: Vec<Series> = p.all_series().collect();
+        let value = |name: &str| {
+            let found: Vec<_> = all.iter().filter(|s| s.name == name).collect();
+            assert_eq!(found.len(), 1, "{name}: {all:?}");
+            assert_eq!(found[0].timestamp_ms, 5_000);
+            found[0].value
+        };
+        assert_eq!(value("h.avg"), 50.5);
+        assert_eq!(value("h.max"), 100.0);
+        assert_eq!(value("h.count"), 100.0);
+        assert!((value("h.95percentile") - 95.0).abs() <= 1.5);
+        assert_eq!(value("set"), 3.0);
+        assert_eq!(
+            value("d.avg"),
+            50.5,
+            "summaries for backends without sketches"
+        );
+        assert_eq!(p.sketches.len(), 1);
+        assert_eq!((p.sketches[0].count, p.sketches[0].sum), (100, 5050.0));
+        let h = p.series.iter().find(|s| s.name == "h.max").unwrap();
+        assert_eq!(h.tags, ["env:test", "host:h1", "k:1"]);
+        let next = a.payload(6_000, Vec::new(), Vec::new(), Vec::new());
+        assert!(
+            next.series.is_empty() && next.sketches.is_empty(),
+            "{next:?}"
+        );
+    }
+
+    #[test]
+    fn a_samples_own_time_wins_and_rates_run_between_such_times() {
+        let mut a = agg();
+        let at = |kind, value, ts| Sample {
+            timestamp_ms: Some(ts),
+            ..s("x", kind, value, &[])
+        };
+        let out = a.series(10_000, vec![at(MetricKind::Gauge, 1.0, 4_000)]);
+        assert_eq!(out[0].timestamp_ms, 4_000);
+        a.series(10_000, vec![at(MetricKind::Rate, 100.0, 4_000)]);
+        let out = a.series(20_000, vec![at(MetricKind::Rate, 150.0, 9_000)]);
+        assert_eq!((out[0].value, out[0].timestamp_ms), (10.0, 9_000));
+    }
+
+    #[test]
+    fn events_get_instance_tags() {
+        let mut a = agg();
+        let event = Event {
+            title: "t".into(),
+            text: String::new(),
+            timestamp_ms: 1,
+            priority: None,
+            alert_type: None,
+            aggregation_key: None,
+            source_type_name: None,
+            tags: vec!["k:v".into()],
+        };
+        let p = a.payload(1, Vec::new(), Vec::new(), vec![event]);
+        assert_eq!(p.events[0].tags, ["env:test", "host:h1", "k:v"]);
     }
 
     #[test]

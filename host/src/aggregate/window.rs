@@ -66,6 +66,30 @@ pub struct WindowConfig {
     pub counter_expiry_ms: i64,
 }
 
+/// What histograms, timings and distributions send unless configured otherwise (the Datadog
+/// agent's `histogram_aggregates`).
+pub const DEFAULT_AGGREGATES: [HistogramAggregate; 4] = [
+    HistogramAggregate::Max,
+    HistogramAggregate::Median,
+    HistogramAggregate::Avg,
+    HistogramAggregate::Count,
+];
+/// The percentiles they send unless configured otherwise (`histogram_percentiles`).
+pub const DEFAULT_PERCENTILES: [f64; 1] = [0.95];
+
+impl WindowConfig {
+    /// One check run's window: the default summaries, and no limit but the run's own.
+    pub fn per_run() -> Self {
+        Self {
+            flush_secs: 1.0,
+            aggregates: DEFAULT_AGGREGATES.to_vec(),
+            percentiles: DEFAULT_PERCENTILES.to_vec(),
+            max_contexts: usize::MAX,
+            counter_expiry_ms: 0,
+        }
+    }
+}
+
 /// Why a submission was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {

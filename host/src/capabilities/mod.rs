@@ -8,6 +8,7 @@ mod files;
 mod fs_usage;
 mod http;
 mod mysql;
+mod v0_1;
 
 pub use exec::run_command;
 pub use http::HttpGate;

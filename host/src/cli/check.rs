@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, Entry, ModuleCache, missing_module, prepare};
 use crate::config::{AgentConfig, CheckFile};
-use crate::model::{Payload, SeriesKind, Status};
+use crate::model::{Event, Payload, SeriesKind, Status};
 use crate::runtime::Runtime;
 use crate::scheduler::now_ms;
 
@@ -39,6 +39,8 @@ struct JsonServiceCheck<'a> {
 struct JsonReport<'a> {
     samples: Vec<JsonSample<'a>>,
     service_checks: Vec<JsonServiceCheck<'a>>,
+    /// As they leave for backends that take events.
+    events: Vec<&'a Event>,
 }
 
 /// Runs `name`'s instances `times` times, a second apart; fails if any run failed.
@@ -194,7 +196,7 @@ fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {
     let report = JsonReport {
         samples: payloads
             .iter()
-            .flat_map(|p| &p.series)
+            .flat_map(Payload::metric_series)
             .map(|s| JsonSample {
                 name: &s.name,
                 kind: s.kind,
@@ -214,6 +216,7 @@ fn print_json(payloads: &[Payload]) -> anyhow::Result<()> {
                 timestamp: c.timestamp_ms.div_euclid(1000),
             })
             .collect(),
+        events: payloads.iter().flat_map(|p| &p.events).collect(),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
@@ -224,7 +227,7 @@ fn print_tables(payloads: &[Payload], times: u32) {
     series
         .load_preset(UTF8_FULL_CONDENSED)
         .set_header(["NAME", "KIND", "VALUE", "TAGS"]);
-    for s in payloads.iter().flat_map(|p| &p.series) {
+    for s in payloads.iter().flat_map(Payload::metric_series) {
         let kind = match s.kind {
             SeriesKind::Gauge => "gauge",
             SeriesKind::Count => "count",
@@ -254,6 +257,15 @@ fn print_tables(payloads: &[Payload], times: u32) {
         ]);
     }
     println!("{checks}");
+    for e in payloads.iter().flat_map(|p| &p.events) {
+        println!(
+            "event: {} [{}] {} {}",
+            e.title,
+            e.alert_type.as_deref().unwrap_or("info"),
+            e.text,
+            e.tags.join(" ")
+        );
+    }
     if times == 1 {
         println!("(rates need two runs: add `--times 2` to see them)");
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::catalog::load_module_file;
-use crate::runtime::{Runtime, WIT_PACKAGE, describe};
+use crate::runtime::{Runtime, describe};
 
 /// The narrowest world of wit/worlds.wit that holds every wasmon interface the component imports.
 fn world(imports: &[&str]) -> &'static str {
@@ -34,7 +34,8 @@ pub async fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
     println!("sha256:   {}", module.sha256);
     println!("compiled: in {:?}", module.compile_time);
     println!(
-        "world:    a wasmon check ({WIT_PACKAGE}), world `{}`",
+        "world:    a wasmon check ({}), world `{}`",
+        module.wit_version.package(),
         world(&module.capability_imports())
     );
     println!("imports:");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::runtime::WIT_PACKAGE;
+use crate::runtime::WitVersion;
 
 /// The languages a check can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -120,13 +120,28 @@ pub struct Manifest {
     pub world: String,
 }
 
-/// The WIT package, vendored into every project.
+/// The newest WIT package ([`WitVersion::NEWEST`]), vendored into every project.
 const WIT: [(&str, &str); 5] = [
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("files.wit", include_str!("../../../wit/files.wit")),
-    ("exec.wit", include_str!("../../../wit/exec.wit")),
-    ("mysql.wit", include_str!("../../../wit/mysql.wit")),
-    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
+    (
+        "types.wit",
+        include_str!("../../../wit/wasmon-check@0.2.0/types.wit"),
+    ),
+    (
+        "files.wit",
+        include_str!("../../../wit/wasmon-check@0.2.0/files.wit"),
+    ),
+    (
+        "exec.wit",
+        include_str!("../../../wit/wasmon-check@0.2.0/exec.wit"),
+    ),
+    (
+        "mysql.wit",
+        include_str!("../../../wit/wasmon-check@0.2.0/mysql.wit"),
+    ),
+    (
+        "worlds.wit",
+        include_str!("../../../wit/wasmon-check@0.2.0/worlds.wit"),
+    ),
 ];
 
 /// The Rust SDK's sources, vendored into Rust projects.
@@ -148,6 +163,9 @@ const SDK: [(&str, &str); 4] = [
         include_str!("../../../checks-wasm/sdk/src/output.rs"),
     ),
 ];
+
+/// Where the Rust SDK finds the WIT in the repository.
+const SDK_WIT_PATH: &str = "path: \"../../wit/wasmon-check@0.2.0\"";
 
 /// Creates the project `dir` (default `./NAME`) for check `name`.
 pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -175,7 +193,7 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
                 .unwrap_or_default()
         })
         .collect();
-    let version = WIT_PACKAGE.rsplit('@').next().unwrap_or("");
+    let version = WitVersion::NEWEST.semver();
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
@@ -198,10 +216,10 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
     }
     if language == Language::Rust {
         for (file, text) in SDK {
-            // The SDK finds the WIT two folders up in the repository, one here.
+            // The SDK finds the WIT in the repository's `wit/`, here in the project's.
             write(
                 &format!("wasmon-sdk/src/{file}"),
-                &text.replace("path: \"../../wit\"", "path: \"../wit\""),
+                &text.replace(SDK_WIT_PATH, "path: \"../wit\""),
             )?;
         }
     }
@@ -234,4 +252,20 @@ pub fn manifest(dir: &Path) -> anyhow::Result<Manifest> {
         )
     })?;
     serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projects_get_the_newest_wit() {
+        let package = format!("package {};", WitVersion::NEWEST.package());
+        for (file, text) in WIT {
+            assert!(text.starts_with(&package), "{file}");
+        }
+        let folder = WitVersion::NEWEST.package().replace(':', "-");
+        assert!(SDK_WIT_PATH.contains(&format!("/wit/{folder}\"")));
+        assert!(SDK[0].1.contains(SDK_WIT_PATH), "the SDK's bindgen path");
+    }
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::aggregate::window::{HistogramAggregate, WindowConfig};
+use crate::aggregate::window::{
+    DEFAULT_AGGREGATES, DEFAULT_PERCENTILES, HistogramAggregate, WindowConfig,
+};
 
 /// The DogStatsD server.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -41,13 +43,8 @@ impl Default for DogstatsdConfig {
             so_rcvbuf: 0,
             buffer_size: 8192,
             flush_secs: 10.0,
-            histogram_aggregates: vec![
-                HistogramAggregate::Max,
-                HistogramAggregate::Median,
-                HistogramAggregate::Avg,
-                HistogramAggregate::Count,
-            ],
-            histogram_percentiles: vec![0.95],
+            histogram_aggregates: DEFAULT_AGGREGATES.to_vec(),
+            histogram_percentiles: DEFAULT_PERCENTILES.to_vec(),
             max_contexts: 100_000,
             expiry_secs: 300.0,
             tags: Vec::new(),

@@ -211,6 +211,7 @@ fn sample(p: Point, now_ms: i64) -> Result<(Sample, i64), String> {
         kind,
         value,
         tags,
+        timestamp_ms: None,
     };
     if let Some(problem) = sample.problem() {
         return Err(problem);

@@ -7,11 +7,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use super::HostState;
-use super::bindings::FullCheckPre;
+use super::CheckModule;
+use super::bindings::CheckPre;
 use super::linker::{LinkSet, Linkers};
 
 /// How often the epoch advances: the granularity of time limits and of yields to tokio.
@@ -107,13 +106,10 @@ impl Runtime {
         &self.ticker.0
     }
 
-    /// `component` pre-linked with exactly the capabilities in `link`.
-    pub(crate) fn pre(
-        &self,
-        link: LinkSet,
-        component: &Component,
-    ) -> anyhow::Result<FullCheckPre<HostState>> {
-        self.linkers.pre(&self.engine, link, component)
+    /// `module` pre-linked with exactly the capabilities in `link`, in its WIT version.
+    pub(crate) fn pre(&self, link: LinkSet, module: &CheckModule) -> anyhow::Result<CheckPre> {
+        self.linkers
+            .pre(&self.engine, link, module.wit_version, &module.component)
     }
 }
 

@@ -39,12 +39,12 @@ pub enum ModuleError {
     },
     /// A component of another world.
     #[error(
-        "{path}: does not export `{expected}`, so it is not a wasmon check (it exports: {found})"
+        "{path}: does not export {expected}, so it is not a wasmon check (it exports: {found})"
     )]
     WrongWorld {
         /// The file.
         path: PathBuf,
-        /// The interface a check exports.
+        /// The interfaces a check may export, quoted.
         expected: String,
         /// What it exports instead.
         found: String,

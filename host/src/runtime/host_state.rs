@@ -13,7 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::guest_output::GuestOutput;
 use crate::capabilities::{HttpGate, MysqlClient};
 use crate::config::Grants;
-use crate::model::{Sample, ServiceCheck};
+use crate::model::{Event, Sample, ServiceCheck};
 use crate::repeats::Repeats;
 
 /// What an instance may reach outside its sandbox.
@@ -47,7 +47,7 @@ impl Capabilities {
 pub struct RunLimits {
     /// Samples.
     pub max_samples: usize,
-    /// Service checks.
+    /// Service checks, and as many events.
     pub max_service_checks: usize,
     /// Bytes of names, tags, messages and metadata.
     pub max_submit_bytes: usize,
@@ -75,6 +75,8 @@ pub struct RunOutput {
     pub samples: Vec<Sample>,
     /// Service checks (timestamps are set by the scheduler).
     pub service_checks: Vec<ServiceCheck>,
+    /// Events (a timestamp of 0 is set to the run's by the scheduler).
+    pub events: Vec<Event>,
     /// Metadata key/value pairs.
     pub metadata: Vec<(String, String)>,
     /// Samples and service checks refused as invalid (bad name, NaN, ...).
@@ -85,6 +87,8 @@ pub struct RunOutput {
     pub over_limit: usize,
     /// Service checks dropped past the run's limit.
     pub service_checks_dropped: usize,
+    /// Events dropped past the run's limit.
+    pub events_dropped: usize,
     /// Metadata entries dropped past their count or size.
     pub metadata_dropped: usize,
     /// Samples and service checks dropped because the run passed its byte budget.
@@ -152,6 +156,8 @@ pub struct HostState {
     pub(crate) deadline: Option<Instant>,
     pub(crate) capabilities: Arc<Capabilities>,
     pub(crate) output: RunOutput,
+    /// The current run's time (Unix milliseconds), which samples' own times must be near.
+    pub(crate) run_timestamp_ms: i64,
     pub(crate) limits: RunLimits,
     /// `check[index]`, for log lines.
     pub(crate) label: Arc<str>,
@@ -189,6 +195,7 @@ impl HostState {
             deadline: None,
             capabilities,
             output: RunOutput::default(),
+            run_timestamp_ms: crate::scheduler::now_ms(),
             limits,
             label,
             guest_output,

@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{FullCheck as Host, FullCheckPre as HostPre};
+use super::bindings::{Check, CheckPre};
 use super::engine::Ticker;
 use super::host_state::{Capabilities, MemoryLimitExceeded, RunLimits, RunOutput};
-use super::{CheckError, CheckModule, Descriptor, HostState, InstanceError, LinkSet, RunError};
+use super::{
+    CheckError, CheckModule, ConfigError, Descriptor, HostState, InstanceError, LinkSet, RunError,
+};
 use crate::runtime::Runtime;
 
 /// Everything needed to build (and rebuild) an instance.
@@ -38,13 +40,13 @@ struct DeadlineReached;
 
 struct Live {
     store: Store<HostState>,
-    bindings: Host,
+    check: Check,
     ticker: Arc<Ticker>,
 }
 
 /// A running check instance.
 pub struct CheckInstance {
-    pre: HostPre<HostState>,
+    pre: CheckPre,
     runtime: Runtime,
     spec: InstanceSpec,
     descriptor: Descriptor,
@@ -120,12 +122,11 @@ impl CheckInstance {
                 };
             }
         };
-        live.store.data_mut().output = RunOutput::default();
+        let state = live.store.data_mut();
+        state.output = RunOutput::default();
+        state.run_timestamp_ms = timestamp_ms;
         let result = guarded(&mut live, timeout, async |live: &mut Live| {
-            live.bindings
-                .wasmon_check_check()
-                .call_run(&mut live.store, timestamp_ms)
-                .await
+            live.check.run(&mut live.store, timestamp_ms).await
         })
         .await;
         let result = flatten(result);
@@ -144,11 +145,7 @@ impl CheckInstance {
 }
 
 /// A fresh Store for an instance whose previous one trapped, initialised again.
-async fn rebuild(
-    runtime: &Runtime,
-    pre: &HostPre<HostState>,
-    spec: &InstanceSpec,
-) -> Result<Live, RunError> {
+async fn rebuild(runtime: &Runtime, pre: &CheckPre, spec: &InstanceSpec) -> Result<Live, RunError> {
     let mut live = instantiate(runtime, pre, spec).await?;
     call_init(&mut live, spec).await?;
     Ok(live)
@@ -182,15 +179,15 @@ fn link_component(
     runtime: &Runtime,
     module: &CheckModule,
     link: LinkSet,
-) -> Result<HostPre<HostState>, InstanceError> {
+) -> Result<CheckPre, InstanceError> {
     runtime
-        .pre(link, &module.component)
+        .pre(link, module)
         .map_err(|e| InstanceError::Start(RunError::Trap(format!("{e:#}"))))
 }
 
 async fn instantiate(
     runtime: &Runtime,
-    pre: &HostPre<HostState>,
+    pre: &CheckPre,
     spec: &InstanceSpec,
 ) -> Result<Live, RunError> {
     let state = HostState::new(
@@ -208,10 +205,10 @@ async fn instantiate(
     store.data_mut().deadline = Some(Instant::now() + spec.start_timeout);
     store.set_epoch_deadline(1);
     let ticking = runtime.ticker().enter();
-    let instantiated = pre.instantiate_async(&mut store).await;
+    let instantiated = pre.instantiate(&mut store).await;
     drop(ticking);
-    let bindings = match instantiated {
-        Ok(bindings) => bindings,
+    let check = match instantiated {
+        Ok(check) => check,
         Err(e) => {
             return Err(classify(
                 e,
@@ -222,26 +219,22 @@ async fn instantiate(
     };
     Ok(Live {
         store,
-        bindings,
+        check,
         ticker: runtime.ticker().clone(),
     })
 }
 
 async fn call_describe(live: &mut Live, timeout: Duration) -> Result<Descriptor, RunError> {
     guarded(live, timeout, async |live: &mut Live| {
-        live.bindings
-            .wasmon_check_check()
-            .call_describe(&mut live.store)
-            .await
+        live.check.describe(&mut live.store).await
     })
     .await
 }
 
 async fn call_init(live: &mut Live, spec: &InstanceSpec) -> Result<(), RunError> {
     let result = guarded(live, spec.start_timeout, async |live: &mut Live| {
-        live.bindings
-            .wasmon_check_check()
-            .call_init(&mut live.store, &spec.init_config, &spec.instance_config)
+        live.check
+            .init(&mut live.store, &spec.init_config, &spec.instance_config)
             .await
     })
     .await;
@@ -273,7 +266,14 @@ async fn guarded<R>(
 fn flatten(result: Result<Result<(), CheckError>, RunError>) -> Result<(), RunError> {
     match result? {
         Ok(()) => Ok(()),
-        Err(CheckError::Config(m)) => Err(RunError::Config(m)),
+        Err(CheckError::Config(ConfigError {
+            field: Some(field),
+            message,
+        })) => Err(RunError::Config(format!("{field}: {message}"))),
+        Err(CheckError::Config(ConfigError {
+            field: None,
+            message,
+        })) => Err(RunError::Config(message)),
         Err(CheckError::Transient(m)) => Err(RunError::Transient(m)),
         Err(CheckError::Permanent(m)) => Err(RunError::Permanent(m)),
     }

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
-use super::bindings::FullCheckPre;
-use super::{HostState, wit};
+use super::HostState;
+use super::bindings::{CheckPre, WitVersion};
 use crate::config::Grants;
 
 /// Which wasmon capability interfaces are linked.
@@ -45,27 +45,15 @@ impl LinkSet {
     }
 
     /// A linker with WASI (no files, no sockets, no environment), `wasi:http` (gated by
-    /// `grants.http`), `emit`, and the
-    /// capabilities in this set.
+    /// `grants.http`), and every served version of `emit` and of the capabilities in this set.
     fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         // Always linked, since language runtimes (JavaScript's) import it whether or not a
         // check sends requests; each request is refused unless `grants.http` allows it.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        wit::emit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        if self.files {
-            wit::files::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        }
-        if self.fs_usage {
-            wit::fs_usage::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        }
-        if self.exec {
-            wit::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        }
-        if self.mysql {
-            wit::mysql::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        for version in WitVersion::ALL {
+            version.link(&mut linker, &self)?;
         }
         Ok(linker)
     }
@@ -77,18 +65,19 @@ impl LinkSet {
 pub struct Linkers(Mutex<HashMap<LinkSet, Linker<HostState>>>);
 
 impl Linkers {
-    /// `component` pre-linked with the capabilities in `link`.
+    /// `component`, built against `version`, pre-linked with the capabilities in `link`.
     pub fn pre(
         &self,
         engine: &Engine,
         link: LinkSet,
+        version: WitVersion,
         component: &Component,
-    ) -> anyhow::Result<FullCheckPre<HostState>> {
+    ) -> anyhow::Result<CheckPre> {
         let mut linkers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let linker = match linkers.entry(link) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(link.linker(engine)?),
         };
-        Ok(FullCheckPre::new(linker.instantiate_pre(component)?)?)
+        CheckPre::new(version, linker, component)
     }
 }

@@ -1,7 +1,7 @@
 //! The WebAssembly runtime: one engine, an epoch ticker for time limits, and a sandboxed
 //! Store per check instance.
 
-mod bindings;
+pub(crate) mod bindings;
 mod engine;
 mod errors;
 mod guest_output;
@@ -10,13 +10,14 @@ mod instance;
 mod linker;
 mod module;
 
-pub use bindings::wasmon::check::types::{CheckError, Descriptor};
+pub use bindings::WitVersion;
+pub use bindings::newest::types::{CheckError, ConfigError, Descriptor};
 pub use engine::Runtime;
 pub use errors::{InstanceError, ModuleError, RunError};
 pub use host_state::{Capabilities, RunLimits, RunOutput};
 pub use instance::{CheckInstance, InstanceSpec, RunReport, describe};
 pub use linker::LinkSet;
-pub use module::{CheckModule, WIT_PACKAGE};
+pub use module::CheckModule;
 
-pub(crate) use bindings::wasmon::check as wit;
+pub(crate) use bindings::newest as wit;
 pub(crate) use host_state::HostState;

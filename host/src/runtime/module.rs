@@ -7,21 +7,17 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::{InstanceError, LinkSet, ModuleError};
+use super::{InstanceError, LinkSet, ModuleError, WitVersion};
 
-/// The WIT package this agent implements.
-pub const WIT_PACKAGE: &str = "wasmon:check@0.1.0";
-/// The interface every check exports.
-pub const CHECK_EXPORT: &str = "wasmon:check/check@0.1.0";
-
-/// wasmon interfaces a check may import, and the grant each needs (`None`: always linked).
+/// wasmon interfaces a check may import (in the version it exports `check` in), and the grant
+/// each needs (`None`: always linked).
 const WASMON_IMPORTS: [(&str, Option<Capability>); 6] = [
-    ("wasmon:check/types@0.1.0", None),
-    ("wasmon:check/emit@0.1.0", None),
-    ("wasmon:check/files@0.1.0", Some(Capability::Files)),
-    ("wasmon:check/fs-usage@0.1.0", Some(Capability::FsUsage)),
-    ("wasmon:check/exec@0.1.0", Some(Capability::Exec)),
-    ("wasmon:check/mysql@0.1.0", Some(Capability::Mysql)),
+    ("types", None),
+    ("emit", None),
+    ("files", Some(Capability::Files)),
+    ("fs-usage", Some(Capability::FsUsage)),
+    ("exec", Some(Capability::Exec)),
+    ("mysql", Some(Capability::Mysql)),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +43,8 @@ pub struct CheckModule {
     pub imports: Vec<String>,
     /// Names of its exports.
     pub exports: Vec<String>,
+    /// The version of the WIT package it was built against.
+    pub wit_version: WitVersion,
     /// How long compiling took.
     pub compile_time: Duration,
 }
@@ -94,22 +92,27 @@ impl CheckModule {
             .exports(engine)
             .map(|(name, _)| name.to_string())
             .collect();
-        if !exports.iter().any(|e| e == CHECK_EXPORT) {
+        let Some(wit_version) = WitVersion::of_exports(&exports) else {
             let found = if exports.is_empty() {
                 "nothing".into()
             } else {
                 exports.join(", ")
             };
+            let expected = WitVersion::ALL
+                .map(|v| format!("`{}`", v.interface("check")))
+                .join(" or ");
             return Err(ModuleError::WrongWorld {
                 path,
-                expected: CHECK_EXPORT.into(),
+                expected,
                 found,
             });
-        }
-        if let Some(import) = imports
-            .iter()
-            .find(|i| !i.starts_with("wasi:") && !WASMON_IMPORTS.iter().any(|(n, _)| n == i))
-        {
+        };
+        if let Some(import) = imports.iter().find(|i| {
+            !i.starts_with("wasi:")
+                && !WASMON_IMPORTS
+                    .iter()
+                    .any(|(n, _)| **i == wit_version.interface(n))
+        }) {
             return Err(ModuleError::UnknownImport {
                 path,
                 import: import.clone(),
@@ -122,6 +125,7 @@ impl CheckModule {
             component,
             imports,
             exports,
+            wit_version,
             compile_time,
         })
     }
@@ -129,34 +133,35 @@ impl CheckModule {
     /// Fails when the component imports a capability that `linked` does not provide.
     pub fn check_grants(&self, linked: LinkSet) -> Result<(), InstanceError> {
         for (name, capability) in WASMON_IMPORTS {
-            if !self.imports.iter().any(|i| i == name) {
+            let name = self.wit_version.interface(name);
+            if !self.imports.contains(&name) {
                 continue;
             }
             match capability {
                 Some(Capability::Files) if !linked.files => {
                     return Err(InstanceError::NotGranted {
-                        import: name.into(),
+                        import: name.clone(),
                         grant: "files",
                         hint: "grants: {files: [...]}",
                     });
                 }
                 Some(Capability::FsUsage) if !linked.fs_usage => {
                     return Err(InstanceError::NotGranted {
-                        import: name.into(),
+                        import: name.clone(),
                         grant: "filesystem usage",
                         hint: "grants: {fs_usage: true}",
                     });
                 }
                 Some(Capability::Exec) if !linked.exec => {
                     return Err(InstanceError::NotGranted {
-                        import: name.into(),
+                        import: name.clone(),
                         grant: "command",
                         hint: "command: ...",
                     });
                 }
                 Some(Capability::Mysql) if !linked.mysql => {
                     return Err(InstanceError::NotGranted {
-                        import: name.into(),
+                        import: name.clone(),
                         grant: "MySQL server",
                         hint: "host: ... (or sock: ...), user: ..., pass: ...",
                     });

@@ -32,6 +32,7 @@ pub fn report_start_failure(
                 kind: MetricKind::Count,
                 value: 1.0,
                 tags: identity.clone(),
+                timestamp_ms: None,
             };
             let check = ServiceCheck {
                 name: STATUS_CHECK.into(),
@@ -40,7 +41,7 @@ pub fn report_start_failure(
                 tags: identity.clone(),
                 timestamp_ms: at,
             };
-            sink.send(aggregator.payload(at, vec![sample], vec![check]))
+            sink.send(aggregator.payload(at, vec![sample], vec![check], Vec::new()))
                 .await;
             at = schedule.next_after(at);
             let wait = Duration::from_millis((at - now_ms()).max(0) as u64);

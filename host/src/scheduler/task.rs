@@ -125,6 +125,7 @@ impl InstanceTask {
             kind,
             value,
             tags: self.identity.clone(),
+            timestamp_ms: None,
         };
         let mut samples = std::mem::take(&mut output.samples);
         let produced = samples.len() as f64;
@@ -196,7 +197,12 @@ impl InstanceTask {
         for check in &mut checks {
             check.timestamp_ms = timestamp_ms;
         }
-        self.aggregator.payload(timestamp_ms, samples, checks)
+        let mut events = std::mem::take(&mut output.events);
+        for event in events.iter_mut().filter(|e| e.timestamp_ms == 0) {
+            event.timestamp_ms = timestamp_ms;
+        }
+        self.aggregator
+            .payload(timestamp_ms, samples, checks, events)
     }
 }
 
@@ -215,6 +221,10 @@ fn report_drops(label: &str, output: &RunOutput) {
         (
             output.service_checks_dropped,
             "service checks past limits.max_service_checks",
+        ),
+        (
+            output.events_dropped,
+            "events past limits.max_service_checks",
         ),
         (
             output.bytes_dropped,

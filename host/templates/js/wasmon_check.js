@@ -7,12 +7,21 @@
 import {
   log as hostLog,
   setMetadata,
+  submitEvent,
   submitSamples,
   submitServiceCheck,
-} from 'wasmon:check/emit@0.1.0';
+} from 'wasmon:check/emit@0.2.0';
 
-/** The configuration is wrong: the instance stops until its config changes. */
-export class ConfigError extends Error {}
+/**
+ * The configuration is wrong: the instance stops until its config changes. `field` names the
+ * offending field, its section first (`instance.url`).
+ */
+export class ConfigError extends Error {
+  constructor(message, { field } = {}) {
+    super(message);
+    this.field = field;
+  }
+}
 
 /** Worth retrying at the next interval (a server that is down, a timeout). */
 export class TransientError extends Error {}
@@ -45,6 +54,43 @@ export class Output {
     this.#add(name, 'monotonic-count', value, tags);
   }
 
+  /** One value of the run's histogram: the host sends `.avg .median .max .95percentile .count`. */
+  histogram(name, value, tags = []) {
+    this.#add(name, 'histogram', value, tags);
+  }
+
+  /** One value of a sketch: sent as such to Datadog, as the histogram's summaries elsewhere. */
+  distribution(name, value, tags = []) {
+    this.#add(name, 'distribution', value, tags);
+  }
+
+  /** One member of a set: the host sends how many distinct members the run saw. */
+  set(name, member, tags = []) {
+    this.#add(name, 'set', member, tags);
+  }
+
+  /** A value measured at its own time (Unix milliseconds, within an hour of the run's). */
+  gaugeAt(name, value, timestampMs, tags = []) {
+    this.#add(name, 'gauge', value, tags, timestampMs);
+  }
+
+  /**
+   * Something that happened: `alertType` is 'info', 'warning', 'error' or 'success',
+   * `priority` 'normal' or 'low'.
+   */
+  event(title, text, { alertType = 'info', priority = 'normal', aggregationKey, tags = [] } = {}) {
+    submitEvent({
+      title,
+      text,
+      timestampMs: undefined,
+      priority,
+      alertType,
+      aggregationKey,
+      sourceTypeName: undefined,
+      tags: [...tags],
+    });
+  }
+
   /** A named health verdict: `status` is 'ok', 'warning', 'critical' or 'unknown'. */
   serviceCheck(name, status, message = '', tags = []) {
     submitServiceCheck({ name, status, message, tags: [...tags] });
@@ -63,8 +109,9 @@ export class Output {
     }
   }
 
-  #add(name, kind, value, tags) {
-    this.samples.push({ name, kind, value: Number(value), tags: [...tags] });
+  #add(name, kind, value, tags, timestampMs) {
+    const at = timestampMs === undefined ? undefined : BigInt(Math.trunc(timestampMs));
+    this.samples.push({ name, kind, value: Number(value), tags: [...tags], timestampMs: at });
   }
 }
 
@@ -121,6 +168,7 @@ function checkError(tag, error) {
   const known = error instanceof ConfigError || error instanceof TransientError;
   const message = known ? error.message : `${error?.name ?? 'Error'}: ${error?.message ?? error}`;
   const wrapped = new Error(message);
-  wrapped.payload = { tag, val: message };
+  const field = error instanceof ConfigError ? error.field : undefined;
+  wrapped.payload = { tag, val: tag === 'config' ? { field, message } : message };
   return wrapped;
 }

@@ -26,7 +26,7 @@ class Check(wasmon_check.Check):
     def setup(self, init_config: dict, instance: dict) -> None:
         self.path = instance.get("path")
         if not isinstance(self.path, str):
-            raise ConfigError("instance: field `path`: expected the log file's path")
+            raise ConfigError("expected the log file's path", field="instance.path")
 
     def collect(self, out: Output) -> None:
         text = wasmon_check.read_file(self.path)
@@ -34,3 +34,5 @@ class Check(wasmon_check.Check):
             raise TransientError(f"cannot read {self.path}")
         for level, count in count_levels(text).items():
             out.gauge("{{name}}.lines", count, [f"level:{level.lower()}"])
+        for line in text.splitlines():
+            out.histogram("{{name}}.line_bytes", len(line.encode()))

@@ -10,7 +10,12 @@ from wit_world.imports import emit, types
 
 
 class ConfigError(Exception):
-    """The configuration is wrong: the instance stops until its config changes."""
+    """The configuration is wrong: the instance stops until its config changes. `field` names
+    the offending field, its section first (`instance.path`)."""
+
+    def __init__(self, message: str, field: str = None):
+        super().__init__(message)
+        self.field = field
 
 
 class TransientError(Exception):
@@ -24,8 +29,8 @@ class Output:
         self.timestamp_ms = timestamp_ms
         self.samples = []
 
-    def _add(self, name, kind, value, tags):
-        self.samples.append(types.Sample(name, kind, float(value), list(tags or [])))
+    def _add(self, name, kind, value, tags, timestamp_ms=None):
+        self.samples.append(types.Sample(name, kind, float(value), list(tags or []), timestamp_ms))
 
     def gauge(self, name, value, tags=None):
         self._add(name, types.MetricKind.GAUGE, value, tags)
@@ -38,6 +43,38 @@ class Output:
 
     def monotonic_count(self, name, value, tags=None):
         self._add(name, types.MetricKind.MONOTONIC_COUNT, value, tags)
+
+    def histogram(self, name, value, tags=None):
+        """One value of the run's histogram: the host sends `.avg .median .max .95percentile
+        .count` of the run."""
+        self._add(name, types.MetricKind.HISTOGRAM, value, tags)
+
+    def distribution(self, name, value, tags=None):
+        """One value of a sketch: sent as such to Datadog, as the histogram's summaries elsewhere."""
+        self._add(name, types.MetricKind.DISTRIBUTION, value, tags)
+
+    def set(self, name, member, tags=None):
+        """One member of a set: the host sends how many distinct members the run saw."""
+        self._add(name, types.MetricKind.SET, member, tags)
+
+    def gauge_at(self, name, value, timestamp_ms, tags=None):
+        """A value measured at its own time (Unix milliseconds, within an hour of the run's)."""
+        self._add(name, types.MetricKind.GAUGE, value, tags, int(timestamp_ms))
+
+    def event(self, title, text, alert_type="info", tags=None, aggregation_key=None, priority="normal"):
+        """Something that happened: `alert_type` is info, warning, error or success."""
+        emit.submit_event(
+            types.Event(
+                title,
+                text,
+                None,
+                types.EventPriority[priority.upper()],
+                types.AlertType[alert_type.upper()],
+                aggregation_key,
+                None,
+                list(tags or []),
+            )
+        )
 
     def service_check(self, name, status, message="", tags=None):
         emit.submit_service_check(types.ServiceCheck(name, status, message, list(tags or [])))
@@ -72,6 +109,10 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _config_error(error: ConfigError):
+    return types.CheckError_Config(types.ConfigError(error.field, str(error)))
+
+
 class Check(exports.Check):
     name = "check"
     version = "0.1.0"
@@ -86,9 +127,9 @@ class Check(exports.Check):
         try:
             self.setup(json.loads(init_config or "null") or {}, json.loads(instance_config or "null") or {})
         except ConfigError as e:
-            raise Err(types.CheckError_Config(str(e)))
+            raise Err(_config_error(e))
         except Exception as e:
-            raise Err(types.CheckError_Config(_describe(e)))
+            raise Err(types.CheckError_Config(types.ConfigError(None, _describe(e))))
         _live = self
 
     def run(self, timestamp_ms: int) -> None:
@@ -97,7 +138,7 @@ class Check(exports.Check):
         try:
             check.collect(out)
         except ConfigError as e:
-            raise Err(types.CheckError_Config(str(e)))
+            raise Err(_config_error(e))
         except TransientError as e:
             raise Err(types.CheckError_Transient(str(e)))
         except Exception as e:

@@ -88,6 +88,7 @@ fn point(item: Value) -> Result<Point, String> {
         kind,
         value,
         tags,
+        timestamp_ms: None,
     })
 }
 

@@ -16,6 +16,8 @@ pub struct Point {
     pub kind: MetricKind,
     pub value: f64,
     pub tags: Vec<String>,
+    /// The line's own time (Unix milliseconds), where the format carries one.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// A line that could not be read, and why.

@@ -129,6 +129,7 @@ fn perf_item(item: &str, prefix: &str) -> Result<Option<Point>, String> {
         kind,
         value: value * factor,
         tags: vec![format!("label:{label}")],
+        timestamp_ms: None,
     }))
 }
 

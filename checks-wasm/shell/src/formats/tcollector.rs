@@ -1,6 +1,6 @@
 //! `tcollector`: lines `metric timestamp value key=value ...`, validated as tcollector does:
 //! name and tag characters, line length, a numeric value, and timestamps that never go back
-//! for a series. The run's timestamp is what the series carry.
+//! for a series. Each line's own timestamp is what its series carries.
 
 use std::collections::HashMap;
 
@@ -79,6 +79,7 @@ impl Tcollector {
             kind: MetricKind::Gauge,
             value,
             tags,
+            timestamp_ms: i64::try_from(ts_ms).ok(),
         })
     }
 }
@@ -95,6 +96,12 @@ mod tests {
         assert_eq!(p.points[0].name, "proc.loadavg.1m");
         assert_eq!(p.points[0].tags, ["host:a", "role:db"]);
         assert_eq!(p.points[1].value, 7.0);
+        assert_eq!(p.points[0].timestamp_ms, Some(1_700_000_000_000), "seconds");
+        assert_eq!(
+            p.points[1].timestamp_ms,
+            Some(1_700_000_000_123),
+            "milliseconds"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn parse(output: &str, metric_name: &str) -> Parsed {
             kind: MetricKind::Gauge,
             value,
             tags,
+            timestamp_ms: None,
         });
     }
     parsed

@@ -1,7 +1,9 @@
 //! Emits known values of every kind; told by its config to fail or to lie.
 
 use serde::Deserialize;
-use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output, Status};
+use wasmon_sdk::{
+    AlertType, Check, CheckError, Descriptor, Event, MetricKind, NoConfig, Output, Status,
+};
 
 /// The value of `test.emit.version`: which build of this guest runs.
 #[cfg(not(feature = "v2"))]
@@ -23,6 +25,9 @@ pub struct Instance {
     pub lie: bool,
     /// Submit this many extra gauges.
     pub extra: u32,
+    /// Also submit what only `wasmon:check@0.2.0` carries: a histogram and a distribution
+    /// of 1..=100, a set of 7 distinct members, a gauge 5 s before the run, and an event.
+    pub summaries: bool,
 }
 
 impl Default for Instance {
@@ -33,6 +38,7 @@ impl Default for Instance {
             fail_with: None,
             lie: false,
             extra: 0,
+            summaries: false,
         }
     }
 }
@@ -78,13 +84,34 @@ impl Check for Emit {
             out.gauge("test.emit.nan", f64::NAN, &[]);
             out.gauge("bad name!", 1.0, &[]);
         }
+        if self.config.summaries {
+            summaries(out);
+        }
         match self.config.fail_with.as_deref() {
             None => Ok(()),
             Some("transient") => Err(CheckError::Transient("told to fail".into())),
             Some("permanent") => Err(CheckError::Permanent("told to fail for good".into())),
-            Some(_) => Err(CheckError::Config("told to refuse its config".into())),
+            Some(_) => Err(CheckError::config("told to refuse its config")),
         }
     }
+}
+
+/// The 0.2.0 kinds, with values whose summaries are known.
+fn summaries(out: &mut Output) {
+    for v in 1..=100 {
+        out.histogram("test.emit.histogram", f64::from(v), &["kind:h"]);
+        out.distribution("test.emit.distribution", f64::from(v), &["kind:d"]);
+    }
+    for member in [1, 2, 3, 3, 4, 5, 6, 7, 7, 1] {
+        out.set("test.emit.set", f64::from(member), &[]);
+    }
+    let before = out.timestamp_ms() - 5_000;
+    out.sample_at("test.emit.earlier", MetricKind::Gauge, 42.0, &[], before);
+    let mut event = Event::new("emit ran", "a run of the emit guest");
+    event.alert_type = AlertType::Success;
+    event.aggregation_key = Some("emit".into());
+    event.tags = vec!["source:emit".into()];
+    out.event(event);
 }
 
 wasmon_sdk::export_check!(Emit);
