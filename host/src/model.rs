@@ -197,13 +197,32 @@ pub struct Event {
     pub tags: Vec<String>,
 }
 
+/// Longest aggregation key or source type of an event (Datadog's limit).
+pub const MAX_EVENT_KEY_LEN: usize = 100;
+
 impl Event {
-    /// Why the event cannot be accepted, if it cannot: a blank title, or bad tags.
+    /// Why the event cannot be accepted, if it cannot: a blank title, an aggregation key or
+    /// source type too long or with control characters, or bad tags.
     pub fn problem(&self) -> Option<String> {
         if self.title.trim().is_empty() {
             return Some("an event's title is blank".into());
         }
-        tags_problem(&format!("event {:?}", truncate(&self.title)), &self.tags)
+        let what = format!("event {:?}", truncate(&self.title));
+        let keys = [
+            ("aggregation key", &self.aggregation_key),
+            ("source type", &self.source_type_name),
+        ];
+        for (key, value) in keys {
+            if let Some(v) = value
+                && (v.len() > MAX_EVENT_KEY_LEN || v.chars().any(char::is_control))
+            {
+                return Some(format!(
+                    "{what}: {key} {:?} is longer than {MAX_EVENT_KEY_LEN} bytes or has control characters",
+                    truncate(v)
+                ));
+            }
+        }
+        tags_problem(&what, &self.tags)
     }
 }
 

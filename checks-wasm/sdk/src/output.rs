@@ -59,7 +59,7 @@ impl Output {
         self.sample(name, MetricKind::Distribution, value, tags);
     }
 
-    /// One member of a set: the host sends how many distinct members the run saw.
+    /// One member of a set (a number): the host sends how many distinct members the run saw.
     pub fn set(&mut self, name: &str, member: f64, tags: &[&str]) {
         self.sample(name, MetricKind::Set, member, tags);
     }
@@ -70,7 +70,7 @@ impl Output {
     }
 
     /// A sample measured at its own time (Unix milliseconds, within an hour of the run's),
-    /// such as a line of a tcollector collector. Gauges and counts keep it; rates and
+    /// such as a line of a tcollector collector. Gauges and counts are sent at it; rates and
     /// monotonic counts are computed between such times.
     pub fn sample_at(
         &mut self,

@@ -96,14 +96,17 @@ impl wit::emit::Host for HostState {
         let mut event = Event {
             title: event.title,
             text: event.text,
-            timestamp_ms: event.timestamp_ms.unwrap_or(0),
+            timestamp_ms: event.timestamp_ms.unwrap_or(self.run_timestamp_ms),
             priority: Some(priority(event.priority).into()),
             alert_type: Some(alert_type(event.alert_type).into()),
             aggregation_key: event.aggregation_key,
             source_type_name: event.source_type_name,
             tags: event.tags,
         };
-        if let Some(problem) = event.problem() {
+        if let Some(problem) = event
+            .problem()
+            .or_else(|| self.skew(&event.title, event.timestamp_ms))
+        {
             let out = &mut self.output;
             out.rejected += 1;
             out.first_problem.get_or_insert(problem);
@@ -151,11 +154,15 @@ impl wit::emit::Host for HostState {
 impl HostState {
     /// Why a sample's own time cannot be taken: too far from the run's.
     fn time_problem(&self, sample: &Sample) -> Option<String> {
-        let at = sample.timestamp_ms?;
+        self.skew(&sample.name, sample.timestamp_ms?)
+    }
+
+    /// Why time `at` of what `name` names is refused: more than an hour from the run's.
+    fn skew(&self, name: &str, at: i64) -> Option<String> {
         (at.abs_diff(self.run_timestamp_ms) > MAX_TIMESTAMP_SKEW_MS.unsigned_abs()).then(|| {
             format!(
-                "{}: timestamp {at} ms is more than an hour from the run's ({} ms)",
-                sample.name, self.run_timestamp_ms
+                "{name}: timestamp {at} ms is more than an hour from the run's ({} ms)",
+                self.run_timestamp_ms
             )
         })
     }
@@ -265,11 +272,17 @@ mod tests {
         };
         s.submit_event(event(" "));
         assert_eq!(s.output.rejected, 1, "a blank title");
+        s.submit_event(wit::types::Event {
+            timestamp_ms: Some(i64::MIN),
+            ..event("long ago")
+        });
+        assert_eq!(s.output.rejected, 2, "a time far from the run's");
         s.submit_event(event("deploy"));
         s.submit_event(event("another"));
         assert_eq!(s.output.events.len(), 1);
         assert_eq!(s.output.events_dropped, 1, "past the run's limit");
         let kept = &s.output.events[0];
+        assert_eq!(kept.timestamp_ms, 10_000_000, "the run's time");
         assert!(kept.text.len() <= MAX_EVENT_TEXT && kept.text.starts_with('é'));
         assert_eq!(
             (kept.priority.as_deref(), kept.alert_type.as_deref()),

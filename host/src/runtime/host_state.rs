@@ -75,7 +75,7 @@ pub struct RunOutput {
     pub samples: Vec<Sample>,
     /// Service checks (timestamps are set by the scheduler).
     pub service_checks: Vec<ServiceCheck>,
-    /// Events (a timestamp of 0 is set to the run's by the scheduler).
+    /// Events.
     pub events: Vec<Event>,
     /// Metadata key/value pairs.
     pub metadata: Vec<(String, String)>,

@@ -262,14 +262,21 @@ async fn guarded<R>(
     result.map_err(|e| classify(e, timeout, &live.store.data().guest_output.peek()))
 }
 
+/// Longest field path a config error names; longer ones are cut.
+const MAX_FIELD_PATH: usize = 200;
+
 /// Merges the guest's own error into the run's.
 fn flatten(result: Result<Result<(), CheckError>, RunError>) -> Result<(), RunError> {
     match result? {
         Ok(()) => Ok(()),
         Err(CheckError::Config(ConfigError {
-            field: Some(field),
+            field: Some(mut field),
             message,
-        })) => Err(RunError::Config(format!("{field}: {message}"))),
+        })) => {
+            // The check's own words: a field path is short, whatever the check says.
+            field.truncate(field.floor_char_boundary(MAX_FIELD_PATH));
+            Err(RunError::Config(format!("{field}: {message}")))
+        }
         Err(CheckError::Config(ConfigError {
             field: None,
             message,
@@ -311,6 +318,27 @@ fn panic_message(guest_log: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_errors_field_is_named_and_bounded() {
+        let config = |field: Option<&str>| {
+            flatten(Ok(Err(CheckError::Config(ConfigError {
+                field: field.map(String::from),
+                message: "expected a port".into(),
+            }))))
+        };
+        let said = |r: Result<(), RunError>| match r {
+            Err(RunError::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            said(config(Some("instance.port"))),
+            "instance.port: expected a port"
+        );
+        assert_eq!(said(config(None)), "expected a port");
+        let long = said(config(Some(&"é".repeat(500))));
+        assert_eq!(long.len(), MAX_FIELD_PATH + ": expected a port".len());
+    }
 
     #[test]
     fn panic_message_is_found_and_joined() {

@@ -197,10 +197,7 @@ impl InstanceTask {
         for check in &mut checks {
             check.timestamp_ms = timestamp_ms;
         }
-        let mut events = std::mem::take(&mut output.events);
-        for event in events.iter_mut().filter(|e| e.timestamp_ms == 0) {
-            event.timestamp_ms = timestamp_ms;
-        }
+        let events = std::mem::take(&mut output.events);
         self.aggregator
             .payload(timestamp_ms, samples, checks, events)
     }

@@ -19,7 +19,7 @@ import {
 export class ConfigError extends Error {
   constructor(message, { field } = {}) {
     super(message);
-    this.field = field;
+    this.field = field == null ? undefined : String(field);
   }
 }
 
@@ -64,7 +64,7 @@ export class Output {
     this.#add(name, 'distribution', value, tags);
   }
 
-  /** One member of a set: the host sends how many distinct members the run saw. */
+  /** One member of a set (a number): the host sends how many distinct members the run saw. */
   set(name, member, tags = []) {
     this.#add(name, 'set', member, tags);
   }
@@ -110,7 +110,12 @@ export class Output {
   }
 
   #add(name, kind, value, tags, timestampMs) {
-    const at = timestampMs === undefined ? undefined : BigInt(Math.trunc(timestampMs));
+    const at =
+      timestampMs == null
+        ? undefined
+        : typeof timestampMs === 'bigint'
+          ? timestampMs
+          : BigInt(Math.trunc(Number(timestampMs)));
     this.samples.push({ name, kind, value: Number(value), tags: [...tags], timestampMs: at });
   }
 }

@@ -54,7 +54,7 @@ class Output:
         self._add(name, types.MetricKind.DISTRIBUTION, value, tags)
 
     def set(self, name, member, tags=None):
-        """One member of a set: the host sends how many distinct members the run saw."""
+        """One member of a set (a number): the host sends how many distinct members the run saw."""
         self._add(name, types.MetricKind.SET, member, tags)
 
     def gauge_at(self, name, value, timestamp_ms, tags=None):
@@ -68,8 +68,8 @@ class Output:
                 title,
                 text,
                 None,
-                types.EventPriority[priority.upper()],
-                types.AlertType[alert_type.upper()],
+                _member(types.EventPriority, priority),
+                _member(types.AlertType, alert_type),
                 aggregation_key,
                 None,
                 list(tags or []),
@@ -107,6 +107,11 @@ _live = None
 
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+def _member(enum, value):
+    """`value` as a member of `enum`: a member already, or its name in any case."""
+    return value if isinstance(value, enum) else enum[str(value).upper()]
 
 
 def _config_error(error: ConfigError):
