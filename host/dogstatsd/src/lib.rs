@@ -5,8 +5,14 @@
 //! is allocated but an event's unescaped text. Unknown optional fields are ignored, as the
 //! agent does, so newer clients' fields (`e:`, `card:`) pass.
 //!
-//! Its own crate so that this hot path is compiled optimised in every profile (a line costs
-//! a few hundred instructions at the agent's opt-level 1, a fraction at 3).
+//! Its own crate so that this hot path, with the context keys lines are aggregated by
+//! ([`Contexts`]), is compiled optimised in every profile (a line costs a few hundred
+//! instructions at the agent's opt-level 1, a fraction at 3). Its iterators are concrete types
+//! for the same reason: a generic one would be compiled in the caller, at the caller's level.
+
+mod contexts;
+
+pub use contexts::{Contexts, Full, Slot};
 
 /// Longest metric name accepted (the agent's rule for every name).
 pub const MAX_NAME_LEN: usize = 200;
@@ -67,13 +73,39 @@ pub struct MetricLine<'a> {
 
 impl<'a> MetricLine<'a> {
     /// The numeric values (a set's member is not one of them), each checked by the parser.
-    pub fn numbers(&self) -> impl Iterator<Item = f64> + 'a {
-        let many = find(self.values, b':').is_some();
-        let first = (!many).then_some(self.value);
-        let rest = split_byte(self.values, b':')
-            .filter(move |v| many && !v.is_empty())
-            .filter_map(number);
-        first.into_iter().chain(rest)
+    pub fn numbers(&self) -> Numbers<'a> {
+        match find(self.values, b':') {
+            None => Numbers {
+                first: Some(self.value),
+                rest: Split::empty(),
+            },
+            Some(_) => Numbers {
+                first: None,
+                rest: Split::new(self.values, b':'),
+            },
+        }
+    }
+}
+
+/// A metric line's values: see [`MetricLine::numbers`].
+pub struct Numbers<'a> {
+    first: Option<f64>,
+    rest: Split<'a>,
+}
+
+impl Iterator for Numbers<'_> {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            let value = self.rest.next()?;
+            if let Some(n) = number(value).filter(|_| !value.is_empty()) {
+                return Some(n);
+            }
+        }
     }
 }
 
@@ -203,31 +235,53 @@ impl ParseError {
 
 /// The lines of a datagram, each as it came and parsed or refused; empty lines are skipped.
 /// A datagram that is UTF-8 throughout is checked once, not line by line.
-pub fn lines(datagram: &[u8]) -> impl Iterator<Item = (&[u8], Result<Line<'_>, ParseError>)> {
-    let whole = std::str::from_utf8(datagram).ok();
-    let mut texts = whole.map(|t| split_byte(t, b'\n'));
-    let mut raws = whole.is_none().then(|| datagram.split(|b| *b == b'\n'));
-    std::iter::from_fn(move || {
-        loop {
-            let (raw, text) = match (&mut texts, &mut raws) {
-                (Some(texts), _) => {
-                    let text = texts.next()?;
-                    let text = text.strip_suffix('\r').unwrap_or(text);
-                    (text.as_bytes(), Some(text))
-                }
-                (None, Some(raws)) => {
-                    let raw = raws.next()?;
-                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    (raw, std::str::from_utf8(raw).ok())
-                }
-                (None, None) => return None,
+pub fn lines(datagram: &[u8]) -> Lines<'_> {
+    Lines {
+        datagram,
+        text: std::str::from_utf8(datagram).ok(),
+        newlines: memchr::memchr_iter(b'\n', datagram),
+        at: 0,
+    }
+}
+
+/// The lines of a datagram: see [`lines`]. A concrete type, so that its loop is compiled here,
+/// optimised, whatever the caller's profile.
+pub struct Lines<'a> {
+    datagram: &'a [u8],
+    /// The datagram, when it is UTF-8 throughout.
+    text: Option<&'a str>,
+    /// Where its newlines are: one vectorised scan of the whole datagram.
+    newlines: memchr::Memchr<'a>,
+    /// Where the next line starts.
+    at: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (&'a [u8], Result<Line<'a>, ParseError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at < self.datagram.len() {
+            let start = self.at;
+            let end = self.newlines.next().unwrap_or(self.datagram.len());
+            self.at = end + 1;
+            let end = if end > start && self.datagram[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
             };
-            if raw.is_empty() {
+            if end == start {
                 continue;
             }
+            let raw = &self.datagram[start..end];
+            // Cut at ASCII bytes, a UTF-8 datagram's lines are UTF-8: checked once.
+            let text = match self.text {
+                Some(text) => text.get(start..end),
+                None => std::str::from_utf8(raw).ok(),
+            };
             return Some((raw, text.ok_or(ParseError::NotUtf8).and_then(line)));
         }
-    })
+        None
+    }
 }
 
 /// One line.
@@ -244,13 +298,29 @@ pub fn line(text: &str) -> Result<Line<'_>, ParseError> {
 }
 
 fn metric(text: &str) -> Result<MetricLine<'_>, ParseError> {
-    let mut fields = split_byte(text, b'|');
+    // One pass finds the name's end and checks its bytes.
+    let bytes = text.as_bytes();
+    let name_end = bytes
+        .iter()
+        .position(|b| !NAME_BYTE[usize::from(*b)])
+        .ok_or(ParseError::NoType)?;
+    let named = bytes[name_end] == b':';
+    let mut fields = Split::new(&text[name_end..], b'|');
     let head = fields.next().unwrap_or_default();
-    let colon = find(head, b':').ok_or(ParseError::NoType)?;
-    let (name, values) = (&head[..colon], &head[colon + 1..]);
     let kind = fields.next().ok_or(ParseError::NoType)?;
+    if !named {
+        // Not `name:`: either no value at all, or a name with a byte a name cannot have.
+        return Err(match find(head, b':') {
+            None => ParseError::NoType,
+            Some(_) => match MetricType::parse(kind) {
+                None => ParseError::BadType,
+                Some(_) => ParseError::BadName,
+            },
+        });
+    }
+    let (name, values) = (&text[..name_end], &head[1..]);
     let kind = MetricType::parse(kind).ok_or(ParseError::BadType)?;
-    if !valid_name(name) {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(ParseError::BadName);
     }
     if values.is_empty() {
@@ -283,7 +353,7 @@ fn metric(text: &str) -> Result<MetricLine<'_>, ParseError> {
         // `c:` (container), `e:` (external data), `card:` and any newer field: ignored.
     }
     if kind != MetricType::Set {
-        let mut values = split_byte(values, b':').filter(|v| !v.is_empty());
+        let mut values = Split::new(values, b':').filter(|v| !v.is_empty());
         line.value = values.next().and_then(number).ok_or(ParseError::BadValue)?;
         for value in values {
             number(value).ok_or(ParseError::BadValue)?;
@@ -386,67 +456,111 @@ fn service_check(rest: &str) -> Result<ServiceCheckLine<'_>, ParseError> {
 }
 
 /// The tags of a `#` field, empty ones skipped.
-pub fn tags(field: &str) -> impl Iterator<Item = &str> {
-    split_byte(field, b',').filter(|t| !t.is_empty())
+pub fn tags(field: &str) -> Tags<'_> {
+    Tags(Split::new(field, b','))
 }
 
-/// Where ASCII `byte` first is in `text`.
+/// The tags of a `#` field: see [`tags`].
+pub struct Tags<'a>(Split<'a>);
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        self.0.by_ref().find(|t| !t.is_empty())
+    }
+}
+
+/// Where ASCII `byte` first is in `text`: a plain loop, which on these short fields beats
+/// `memchr`'s vector set-up.
 fn find(text: &str, byte: u8) -> Option<usize> {
     text.as_bytes().iter().position(|b| *b == byte)
 }
 
-/// `text` split at each ASCII `separator`: a plain byte scan, cheaper on these short fields
-/// than `str::split`'s searcher. Slicing at an ASCII byte always falls on a char boundary.
-fn split_byte(text: &str, separator: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let current = rest?;
-        match find(current, separator) {
+/// A text split at each ASCII separator: a byte scan, cheaper on these short fields than
+/// `str::split`'s searcher. Slicing at an ASCII byte always falls on a char boundary. Concrete,
+/// so that it is compiled here, optimised, whatever the caller's profile.
+struct Split<'a> {
+    rest: Option<&'a str>,
+    separator: u8,
+}
+
+impl<'a> Split<'a> {
+    fn new(text: &'a str, separator: u8) -> Self {
+        Self {
+            rest: Some(text),
+            separator,
+        }
+    }
+
+    fn empty() -> Self {
+        Self {
+            rest: None,
+            separator: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let current = self.rest?;
+        match find(current, self.separator) {
             Some(i) => {
-                rest = current.get(i + 1..);
+                self.rest = current.get(i + 1..);
                 current.get(..i)
             }
             None => {
-                rest = None;
+                self.rest = None;
                 Some(current)
             }
         }
-    })
+    }
 }
 
-/// One pass over the bytes: at most [`MAX_TAGS`] tags, none longer than [`MAX_TAG_LEN`], no
-/// control character.
+/// At most [`MAX_TAGS`] tags, none longer than [`MAX_TAG_LEN`], no control character. The
+/// common field (short, few commas) is settled by loops without early exits, which the
+/// compiler vectorises; only a long one is walked tag by tag.
 fn check_tags(field: &str) -> Result<(), ParseError> {
-    let (mut count, mut len) = (0, 0);
-    for b in field.bytes() {
-        if b == b',' {
-            len = 0;
-            continue;
-        }
-        if b < 0x20 || b == 0x7f {
-            return Err(ParseError::BadTags);
-        }
-        if len == 0 {
-            count += 1;
-        }
-        len += 1;
-        if count > MAX_TAGS || len > MAX_TAG_LEN {
-            return Err(ParseError::BadTags);
-        }
-    }
+    let bytes = field.as_bytes();
+    let control = bytes
+        .iter()
+        .fold(false, |seen, b| seen | (*b < 0x20) | (*b == 0x7f));
     // C1 controls (U+0080 to U+009F) are two bytes: looked for only outside ASCII.
-    if !field.is_ascii() && field.chars().any(char::is_control) {
+    if control || (!field.is_ascii() && field.chars().any(char::is_control)) {
         return Err(ParseError::BadTags);
+    }
+    let commas = bytes.iter().filter(|b| **b == b',').count();
+    if bytes.len() <= MAX_TAG_LEN && commas < MAX_TAGS {
+        return Ok(());
+    }
+    let mut count = 0;
+    for tag in field.split(',').filter(|t| !t.is_empty()) {
+        count += 1;
+        if count > MAX_TAGS || tag.len() > MAX_TAG_LEN {
+            return Err(ParseError::BadTags);
+        }
     }
     Ok(())
 }
 
+/// The bytes a metric name may hold: A-Z a-z 0-9 . _ -
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-';
+        b += 1;
+    }
+    table
+};
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && name.bytes().all(|b| NAME_BYTE[usize::from(b)])
 }
 
 /// A finite number; whole numbers of a few digits, what counters send most, without the

@@ -7,8 +7,9 @@
 //! Points the client timestamped pass unaggregated. Past `max_contexts` new series are dropped
 //! and counted; live ones go on.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
+use wasmon_dogstatsd::{Contexts, Slot};
 
 use super::Aggregator;
 use super::agent_sketch::AgentSketch;
@@ -136,13 +137,13 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
-    fn code(self) -> char {
+    fn code(self) -> u8 {
         match self {
-            Self::Gauge => 'g',
-            Self::Count => 'c',
-            Self::Set => 's',
-            Self::Summary => 'h',
-            Self::Distribution => 'd',
+            Self::Gauge => b'g',
+            Self::Count => b'c',
+            Self::Set => b's',
+            Self::Summary => b'h',
+            Self::Distribution => b'd',
         }
     }
 }
@@ -175,25 +176,25 @@ struct Context {
 pub struct Window {
     config: WindowConfig,
     tagger: Aggregator,
-    /// Keyed by `name \0 type {\0 tag}` with the tags sorted.
-    contexts: FxHashMap<Box<str>, Context>,
+    /// Which slot of `values` each live series has.
+    contexts: Contexts,
+    values: Vec<Context>,
     timestamped: Vec<Series>,
     service_checks: Vec<ServiceCheck>,
     events: Vec<Event>,
-    key: String,
 }
 
 impl Window {
     /// An empty window adding `tags` (host, global and intake tags) to everything.
     pub fn new(config: WindowConfig, tags: Vec<String>) -> Self {
         Self {
+            contexts: Contexts::new(config.max_contexts),
             config,
             tagger: Aggregator::new(tags),
-            contexts: FxHashMap::default(),
+            values: Vec::new(),
             timestamped: Vec::new(),
             service_checks: Vec::new(),
             events: Vec::new(),
-            key: String::new(),
         }
     }
 
@@ -207,43 +208,17 @@ impl Window {
         &mut self,
         name: &str,
         aggregation: Aggregation,
-        tags: impl Iterator<Item = &'a str>,
+        mut tags: impl Iterator<Item = &'a str>,
         observed: Observed<'_, impl Iterator<Item = f64>>,
         now_ms: i64,
     ) -> Result<(), Dropped> {
-        self.key.clear();
-        self.key.push_str(name);
-        self.key.push('\0');
-        self.key.push(aggregation.code());
-        // Tags already in order (most clients keep them so) go straight into the key; others
-        // are sorted first.
-        let head = self.key.len();
-        let mut previous: Option<&str> = None;
-        let mut tags = tags.peekable();
-        while let Some(tag) = tags.next_if(|t| previous.is_none_or(|p| p < *t)) {
-            self.key.push('\0');
-            self.key.push_str(tag);
-            previous = Some(tag);
-        }
-        if tags.peek().is_some() {
-            let taken = self.key.split_off(head);
-            let mut all: Vec<&str> = taken.split('\0').skip(1).collect();
-            for tag in tags {
-                all.push(tag);
-            }
-            all.sort_unstable();
-            all.dedup();
-            for tag in all {
-                self.key.push('\0');
-                self.key.push_str(tag);
-            }
-        }
-        let context = match self.contexts.get_mut(self.key.as_str()) {
-            Some(context) => context,
-            None => {
-                if self.contexts.len() >= self.config.max_contexts {
-                    return Err(Dropped::ContextLimit);
-                }
+        let slot = self
+            .contexts
+            .slot(name, aggregation.code(), &mut tags)
+            .map_err(|_| Dropped::ContextLimit)?;
+        let context = match slot {
+            Slot::Live(i) => &mut self.values[i],
+            Slot::New(i) => {
                 let value = match aggregation {
                     Aggregation::Gauge => Value::Gauge(0.0),
                     Aggregation::Count => Value::Count(0.0),
@@ -258,9 +233,12 @@ impl Window {
                     fresh: false,
                     updated_ms: now_ms,
                 };
-                self.contexts
-                    .entry(self.key.as_str().into())
-                    .or_insert(context)
+                if i == self.values.len() {
+                    self.values.push(context);
+                } else {
+                    self.values[i] = context;
+                }
+                &mut self.values[i]
             }
         };
         context.fresh = true;
@@ -352,20 +330,19 @@ impl Window {
             config,
             tagger,
             contexts,
+            values,
             ..
         } = self;
         let mut series = std::mem::take(&mut self.timestamped);
         let mut sketches = Vec::new();
-        contexts.retain(|key, context| {
+        contexts.retain(&mut |name, parts, slot| {
+            let context = &mut values[slot];
             if !context.fresh {
                 let idle = timestamp_ms.saturating_sub(context.updated_ms);
                 if !matches!(context.value, Value::Count(_)) || idle >= config.counter_expiry_ms {
                     return false;
                 }
             }
-            let mut parts = key.split('\0');
-            let name = parts.next().unwrap_or_default();
-            parts.next();
             let tags = tagger.tags(parts.map(String::from).collect());
             let mut point = |suffix: &str, kind, value| {
                 series.push(Series {
@@ -412,8 +389,13 @@ impl Window {
                 }
             }
             context.fresh = false;
-            // Counters live on to be sent as 0 while idle; the rest start afresh.
-            matches!(context.value, Value::Count(_))
+            // Counters live on to be sent as 0 while idle; the rest start afresh, and their
+            // sets and sketches are given back now rather than when the slot is reused.
+            let keep = matches!(context.value, Value::Count(_));
+            if !keep {
+                context.value = Value::Gauge(0.0);
+            }
+            keep
         });
         Payload {
             series,

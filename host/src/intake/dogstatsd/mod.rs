@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use receive::{Intake, Socket, kernel_drops};
+use receive::{Intake, Receiver, Socket, kernel_drops};
 pub use wasmon_dogstatsd::{Line, ParseError, lines};
 
 use super::config::DogstatsdConfig;
@@ -25,7 +25,7 @@ const DROPS_EVERY: Duration = Duration::from_secs(5);
 
 /// A running server.
 pub struct Dogstatsd {
-    tasks: Vec<JoinHandle<()>>,
+    receivers: Vec<Receiver>,
     flusher: JoinHandle<()>,
     stop: CancellationToken,
 }
@@ -62,17 +62,13 @@ impl Dogstatsd {
         let intake = Arc::new(Intake::new(Window::new(config.window(), all_tags), stats));
         let stop = CancellationToken::new();
         let mut addresses = Vec::new();
-        let mut tasks = Vec::new();
+        let mut receivers = Vec::new();
         let inodes: Vec<u64> = sockets.iter().filter_map(Socket::udp_inode).collect();
         for socket in sockets {
             let address = socket.address();
             tracing::info!("dogstatsd: listening on {address}");
             addresses.push(address);
-            tasks.push(tokio::spawn(socket.receive(
-                intake.clone(),
-                config.buffer_size,
-                stop.clone(),
-            )));
+            receivers.push(socket.receive(intake.clone(), config.buffer_size)?);
         }
         intake
             .stats
@@ -89,7 +85,7 @@ impl Dogstatsd {
             stop.clone(),
         ));
         Ok(Self {
-            tasks,
+            receivers,
             flusher,
             stop,
         })
@@ -97,10 +93,10 @@ impl Dogstatsd {
 
     /// Stops receiving and flushes the last window.
     pub async fn stop(self) {
-        self.stop.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        for receiver in self.receivers {
+            receiver.stop().await;
         }
+        self.stop.cancel();
         let _ = self.flusher.await;
     }
 }

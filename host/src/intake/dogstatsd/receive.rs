@@ -1,13 +1,19 @@
 //! The sockets: datagrams read from UDP and a Unix datagram socket, each line parsed and added
 //! to the current window. A refused line is counted by reason and the first of each reason
 //! logged (once a minute); the rest of its datagram is kept.
+//!
+//! Each socket is read by a thread of its own in blocking reads, as collectd reads its: a
+//! datagram wakes it directly, far cheaper than the runtime's readiness and task wake-up per
+//! datagram, and nothing wakes while nothing arrives. Stopping shuts the socket down for
+//! reading, which ends a blocked read.
 
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
-
-use tokio::net::{UdpSocket, UnixDatagram};
-use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::window::{Aggregation, Dropped, Observed, Window};
 use crate::intake::stats::IntakeStats;
@@ -161,10 +167,9 @@ pub enum Socket {
 impl Socket {
     /// Binds UDP `address` with `so_rcvbuf` (0: the system's).
     pub fn udp(address: &str, so_rcvbuf: usize) -> std::io::Result<Self> {
-        let socket = std::net::UdpSocket::bind(address)?;
+        let socket = UdpSocket::bind(address)?;
         set_rcvbuf(&socket, so_rcvbuf)?;
-        socket.set_nonblocking(true)?;
-        Ok(Self::Udp(UdpSocket::from_std(socket)?))
+        Ok(Self::Udp(socket))
     }
 
     /// Binds a Unix datagram socket at `path`, replacing a stale one.
@@ -175,10 +180,9 @@ impl Socket {
         }) {
             std::fs::remove_file(path)?;
         }
-        let socket = std::os::unix::net::UnixDatagram::bind(path)?;
+        let socket = UnixDatagram::bind(path)?;
         set_rcvbuf(&socket, so_rcvbuf)?;
-        socket.set_nonblocking(true)?;
-        Ok(Self::Unix(UnixDatagram::from_std(socket)?))
+        Ok(Self::Unix(socket))
     }
 
     /// Where it listens, as `udp://…` or `unix://…`.
@@ -201,29 +205,79 @@ impl Socket {
         Some(rustix::fs::fstat(socket).ok()?.st_ino)
     }
 
-    /// Reads datagrams into `intake` until `stop`.
-    pub async fn receive(self, intake: Arc<Intake>, buffer_size: usize, stop: CancellationToken) {
+    /// Reads datagrams into `intake` on a thread of its own until [`Receiver::stop`].
+    pub fn receive(self, intake: Arc<Intake>, buffer_size: usize) -> std::io::Result<Receiver> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let handle = self.try_clone()?;
+        let flag = stopping.clone();
+        let thread = std::thread::Builder::new()
+            .name("wasmon-dogstatsd".into())
+            .spawn(move || self.read_until(&flag, &intake, buffer_size))?;
+        Ok(Receiver {
+            socket: handle,
+            stopping,
+            thread,
+        })
+    }
+
+    fn read_until(&self, stopping: &AtomicBool, intake: &Intake, buffer_size: usize) {
         let mut buffer = vec![0; buffer_size];
         loop {
-            let received = tokio::select! {
-                () = stop.cancelled() => return,
-                received = self.recv(&mut buffer) => received,
-            };
+            let received = self.recv(&mut buffer);
+            if stopping.load(Ordering::Acquire) {
+                return;
+            }
             match received {
                 Ok(n) => intake.take(&buffer[..n], now_ms()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::warn!(socket = %self.address(), "dogstatsd: cannot read: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    std::thread::sleep(Duration::from_millis(100));
                 }
             }
         }
     }
 
-    async fn recv(&self, buffer: &mut [u8]) -> std::io::Result<usize> {
+    fn recv(&self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Self::Udp(s) => s.recv(buffer).await,
-            Self::Unix(s) => s.recv(buffer).await,
+            Self::Udp(s) => s.recv(buffer),
+            Self::Unix(s) => s.recv(buffer),
         }
+    }
+
+    fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(match self {
+            Self::Udp(s) => Self::Udp(s.try_clone()?),
+            Self::Unix(s) => Self::Unix(s.try_clone()?),
+        })
+    }
+}
+
+/// A socket's reading thread.
+pub struct Receiver {
+    socket: Socket,
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Ends the thread: what it is taking is taken, then the socket is shut for reading,
+    /// which wakes a blocked read.
+    pub async fn stop(self) {
+        self.stopping.store(true, Ordering::Release);
+        let shut = match &self.socket {
+            Socket::Udp(s) => rustix::net::shutdown(s, rustix::net::Shutdown::Read),
+            Socket::Unix(s) => rustix::net::shutdown(s, rustix::net::Shutdown::Read),
+        };
+        // An unconnected UDP socket says it is not connected, and wakes its reader all the same.
+        match shut {
+            Err(e) if e != rustix::io::Errno::NOTCONN => {
+                tracing::warn!(socket = %self.socket.address(), "dogstatsd: cannot shut the socket: {e}");
+            }
+            _ => {}
+        }
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
@@ -302,6 +356,37 @@ mod tests {
         );
         assert_eq!(event.alert_type.as_deref(), Some("error"));
         assert_eq!(event.tags, ["host:agent"]);
+    }
+
+    #[tokio::test]
+    async fn a_receiver_takes_datagrams_and_stops_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dsd.sock");
+        for socket in [
+            Socket::udp("127.0.0.1:0", 0).unwrap(),
+            Socket::unix(&path, 0).unwrap(),
+        ] {
+            let address = socket.address();
+            let shared = Arc::new(intake(DogstatsdConfig::default().window()));
+            let receiver = socket.receive(shared.clone(), 1024).unwrap();
+            let datagram = b"hits:1|c\n";
+            match address.strip_prefix("udp://") {
+                Some(to) => UdpSocket::bind("127.0.0.1:0")
+                    .and_then(|s| s.send_to(datagram, to))
+                    .unwrap(),
+                None => UnixDatagram::unbound()
+                    .and_then(|s| s.send_to(datagram, &path))
+                    .unwrap(),
+            };
+            let taken = (0..200).any(|_| {
+                std::thread::sleep(Duration::from_millis(10));
+                shared.stats.report().lines == 1
+            });
+            assert!(taken, "{address}: the datagram was taken");
+            tokio::time::timeout(Duration::from_secs(5), receiver.stop())
+                .await
+                .unwrap_or_else(|_| panic!("{address}: a blocked read was not woken"));
+        }
     }
 
     #[tokio::test]
