@@ -1,7 +1,7 @@
 //! Broken configs and modules get an exact error naming the file, the line where known and
 //! the field; the agent runs the rest.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

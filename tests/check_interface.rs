@@ -4,7 +4,7 @@
 //! name their field) reaches a real VictoriaMetrics and a fake Datadog intake as Datadog's
 //! own checks would send it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -43,17 +43,7 @@ fn a_0_1_0_check_runs_beside_a_0_2_0_one() {
     );
 
     // The 0.2.0 check's run of 1..=100 as Datadog summarises a check's histogram.
-    assert_eq!(
-        vm.first_point("test_emit_histogram_avg", &[("kind", "h")])
-            .1,
-        50.5
-    );
-    assert_eq!(vm.first_point("test_emit_histogram_max", &[]).1, 100.0);
-    assert_eq!(vm.first_point("test_emit_histogram_count", &[]).1, 100.0);
-    let median = vm.first_point("test_emit_histogram_median", &[]).1;
-    assert!((median - 50.0).abs() <= 1.0, "median {median}");
-    let p95 = vm.first_point("test_emit_histogram_95percentile", &[]).1;
-    assert!((p95 - 95.0).abs() <= 1.5, "95th percentile {p95}");
+    vm.assert_one_to_a_hundred("test_emit_histogram", &[("kind", "h")]);
     assert_eq!(
         vm.first_point("test_emit_distribution_avg", &[("kind", "d")])
             .1,

@@ -1,7 +1,7 @@
 //! The command line: `check` output (JSON and tables) with the aggregation semantics end to end,
 //! `inspect`, and `verify` against signatures made by Debian's `minisign`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

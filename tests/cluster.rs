@@ -2,7 +2,7 @@
 //! processes: each cluster instance runs on exactly one live agent, moves when its agent is
 //! killed, is taken up by an agent that joins, and keeps running through an etcd outage.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

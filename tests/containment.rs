@@ -1,7 +1,7 @@
 //! Guests that trap, loop, hog memory, lie or try to escape are contained and reported, while a
 //! healthy instance beside them keeps its schedule.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

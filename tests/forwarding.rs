@@ -2,7 +2,7 @@
 //! an outage and a `kill -9`, past a disk budget, against a fault-injecting fake server, and
 //! the scrape endpoint.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

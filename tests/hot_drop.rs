@@ -1,7 +1,7 @@
 //! Hot drop and live reconfiguration: modules dropped, replaced, broken and removed while the
 //! agent runs, config edits, the compiled cache, the control API and the pidfile.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

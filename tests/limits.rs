@@ -3,7 +3,7 @@
 //! healthy check keeps its schedule. A module whose `describe` never returns delays no other
 //! and is reported to backends as CRITICAL until it starts.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! ports: a source with load and a replica of it, a monitoring user with the grants the
 //! conf.d example documents, and the failures an operator meets.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! Datadog's `conf.d/<check>.d/conf.yaml` layout, the control API refusing what the check
 //! would refuse, the status of sinks, and time spent in the host counted for every capability.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

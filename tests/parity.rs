@@ -5,7 +5,7 @@
 //! needed fails the test too, so the file stays short and true. Where both read the same
 //! quantity, the values agree.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,7 +3,7 @@
 //! followed as the tag moves, pinned back, refused when tampered with, and kept running when
 //! the registry fails or is down.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! past `max_rss_mib` it flushes and exits non-zero; JSON logs parse line by line and keep a
 //! check's instance; a log file rotates by size and keeps the configured number of files.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The shell check with real commands: each output format, Nagios plugins from Debian's
 //! monitoring-plugins-basic, and the exec capability's limits.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

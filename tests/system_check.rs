@@ -1,7 +1,7 @@
 //! The system check's figures against /proc read by the test itself, through
 //! `wasmon check system --times 2 --json` on the shipped config.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 

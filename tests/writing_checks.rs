@@ -4,7 +4,7 @@
 //! test` installs it, and `wasmon build` would too); JavaScript ones install componentize-js
 //! from npm into the project, as `wasmon build` does for anyone.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

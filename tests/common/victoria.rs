@@ -110,6 +110,20 @@ impl Victoria {
         });
         found.unwrap_or_else(|| panic!("{name} {labels:?} never reached VictoriaMetrics"))
     }
+
+    /// Asserts that `name`'s summary series hold the values 1 to 100 summarised as Datadog
+    /// does: avg 50.5, max 100, count 100, the median and the 95th percentile within the
+    /// sketch's error.
+    pub fn assert_one_to_a_hundred(&self, name: &str, labels: &[(&str, &str)]) {
+        let point = |suffix: &str| self.first_point(&format!("{name}_{suffix}"), labels).1;
+        assert_eq!(point("avg"), 50.5, "{name}");
+        assert_eq!(point("max"), 100.0, "{name}");
+        assert_eq!(point("count"), 100.0, "{name}");
+        let median = point("median");
+        assert!((median - 50.0).abs() <= 1.0, "{name}: median {median}");
+        let p95 = point("95percentile");
+        assert!((p95 - 95.0).abs() <= 1.5, "{name}: 95th percentile {p95}");
+    }
 }
 
 impl Drop for Victoria {

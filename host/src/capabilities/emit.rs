@@ -23,6 +23,13 @@ pub const MAX_TIMESTAMP_SKEW_MS: i64 = 3_600_000;
 impl wit::types::Host for HostState {}
 
 impl HostState {
+    /// Counts something refused as invalid, keeping the run's first reason.
+    fn reject(&mut self, problem: String) {
+        let out = &mut self.output;
+        out.rejected += 1;
+        out.first_problem.get_or_insert(problem);
+    }
+
     /// Charges `bytes` to the run's budget; false once it is spent.
     fn charge(&mut self, bytes: usize) -> bool {
         let out = &mut self.output;
@@ -51,9 +58,7 @@ impl wit::emit::Host for HostState {
                 timestamp_ms: s.timestamp_ms,
             };
             if let Some(problem) = sample.problem().or_else(|| self.time_problem(&sample)) {
-                let out = &mut self.output;
-                out.rejected += 1;
-                out.first_problem.get_or_insert(problem);
+                self.reject(problem);
             } else if self.output.samples.len() >= self.limits.max_samples {
                 self.output.over_limit += 1;
             } else if self.charge(size(&sample.name, &sample.tags)) {
@@ -75,9 +80,7 @@ impl wit::emit::Host for HostState {
             timestamp_ms: 0,
         };
         if let Some(problem) = check.problem() {
-            let out = &mut self.output;
-            out.rejected += 1;
-            out.first_problem.get_or_insert(problem);
+            self.reject(problem);
             return;
         }
         check
@@ -107,9 +110,7 @@ impl wit::emit::Host for HostState {
             .problem()
             .or_else(|| self.skew(&event.title, event.timestamp_ms))
         {
-            let out = &mut self.output;
-            out.rejected += 1;
-            out.first_problem.get_or_insert(problem);
+            self.reject(problem);
             return;
         }
         event

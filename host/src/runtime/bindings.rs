@@ -205,10 +205,16 @@ mod tests {
     /// linking. The digest covers each file's name and bytes, in name order.
     #[test]
     fn released_wit_is_frozen() {
-        let frozen = [(
-            WitVersion::V0_1,
-            "61eaf5caeffef312415909402a87e85dade4244f1fa9e76d4972a214127c3967",
-        )];
+        let frozen = [
+            (
+                WitVersion::V0_1,
+                "61eaf5caeffef312415909402a87e85dade4244f1fa9e76d4972a214127c3967",
+            ),
+            (
+                WitVersion::V0_2,
+                "4633a4b8bc6e5558be934b1dbcae076caf45b864150d17208fdbc7cbba0afbcb",
+            ),
+        ];
         for (version, digest) in frozen {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../wit")
