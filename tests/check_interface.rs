@@ -9,7 +9,7 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::datadog::fake_datadog;
+use common::datadog::{fake_datadog, sketches};
 use common::victoria::Victoria;
 use common::{Layout, guest, wait_for};
 use serde_json::Value;
@@ -104,14 +104,8 @@ fn a_0_1_0_check_runs_beside_a_0_2_0_one() {
             .contains(&"source:emit".into()),
         "{event}"
     );
-    let sketch = seen
-        .iter()
-        .filter(|(p, _)| p == "/api/beta/sketches")
-        .flat_map(|(_, b)| {
-            <wasmon::sinks::SketchPayload as prost::Message>::decode(&b[..])
-                .unwrap()
-                .sketches
-        })
+    let sketch = sketches(&seen)
+        .into_iter()
         .find(|s| s.metric == "test.emit.distribution")
         .unwrap();
     let d = &sketch.dogsketches[0];

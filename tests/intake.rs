@@ -9,7 +9,7 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::datadog::fake_datadog;
+use common::datadog::{fake_datadog, sketches};
 use common::mariadb::free_port;
 use common::victoria::Victoria;
 use common::{Agent, Layout, wait_for};
@@ -220,15 +220,7 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
         "Datadog takes service checks and distributions as such, not as series"
     );
     // The distribution as the agent's sketch: exact summaries, and the agent's own bins.
-    let sketches: Vec<wasmon::sinks::SketchSeries> = seen
-        .iter()
-        .filter(|(p, _)| p == "/api/beta/sketches")
-        .flat_map(|(_, b)| {
-            <wasmon::sinks::SketchPayload as prost::Message>::decode(&b[..])
-                .unwrap()
-                .sketches
-        })
-        .collect();
+    let sketches = sketches(&seen);
     let size = sketches.iter().find(|s| s.metric == "app.size").unwrap();
     assert_eq!(size.host, "test-host");
     let d = &size.dogsketches[0];

@@ -37,3 +37,16 @@ fn read_deflated(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> 
         .ok()?;
     Some((path, inflated))
 }
+
+/// The sketches among `requests` (`/api/beta/sketches`), decoded with the sink's own types.
+pub fn sketches(requests: &[(String, Vec<u8>)]) -> Vec<wasmon::sinks::SketchSeries> {
+    requests
+        .iter()
+        .filter(|(path, _)| path == "/api/beta/sketches")
+        .flat_map(|(_, body)| {
+            <wasmon::sinks::SketchPayload as prost::Message>::decode(&body[..])
+                .unwrap()
+                .sketches
+        })
+        .collect()
+}
