@@ -158,7 +158,7 @@ impl Agent {
                 None
             }
         };
-        let rescan = Duration::from_secs(config.rescan_secs.max(1));
+        let rescan = Duration::from_secs(config.rescan_secs);
         let handle = AgentHandle {
             requests: tx,
             refresh: sources.refresher(),
@@ -182,7 +182,7 @@ impl Agent {
             cluster.as_ref().map(|c| c.state.clone()),
             sources_state,
             tags,
-            Duration::from_secs_f64(config.self_metrics_secs.clamp(0.1, 86_400.0)),
+            Duration::from_secs_f64(config.self_metrics_secs),
             shutdown.clone(),
         ));
         Self {

@@ -434,7 +434,7 @@ impl Supervisor {
 
     /// Whether a failing instance is tried again now (at most every `rescan_secs`).
     fn due_retry(&self, key: &(String, usize)) -> bool {
-        let rescan = Duration::from_secs(self.config.rescan_secs.max(1));
+        let rescan = Duration::from_secs(self.config.rescan_secs);
         self.failing
             .get(key)
             .is_none_or(|f| f.since.elapsed() + Duration::from_secs(1) >= rescan)

@@ -59,7 +59,7 @@ impl Logging {
                     .append(true)
                     .open(path)
                     .with_context(|| format!("log.file.path: cannot write {}", path.display()))?;
-                let bytes = (file.max_size_kib as usize).max(1) * 1024;
+                let bytes = file.max_size_kib as usize * 1024;
                 BoxMakeWriter::new(Mutex::new(FileRotate::new(
                     path,
                     AppendCount::new(file.keep),

@@ -7,11 +7,11 @@ use anyhow::bail;
 use clap::Args;
 use oci_client::Reference;
 
-use crate::config::{AgentConfig, ConfigError};
+use crate::config::{AgentConfig, ConfigErrors};
 use crate::registry::{Registry, SourceAuth, SourceConfig, TrustedKey, TrustedKeys, connect};
 
 /// The agent's config, read only when a flag leaves something to it.
-pub type LazyConfig<'a> = &'a dyn Fn() -> Result<AgentConfig, ConfigError>;
+pub type LazyConfig<'a> = &'a dyn Fn() -> Result<AgentConfig, ConfigErrors>;
 
 /// How the command line reaches a registry.
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, LogConfig, SinkConfig, yaml};
+use super::{ConfigError, ConfigErrors, LogConfig, SinkConfig, yaml};
 use crate::cluster::ClusterConfig;
 use crate::intake::{DogstatsdConfig, PushConfig};
 use crate::registry::SourceConfig;
@@ -179,7 +179,7 @@ pub const DEFAULT_CONFIG: &str = "wasmon.yaml";
 
 impl AgentConfig {
     /// Loads the config file (if any) and applies the overrides.
-    pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+    pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigErrors> {
         let file = overrides.config.clone().or_else(|| {
             Path::new(DEFAULT_CONFIG)
                 .is_file()
@@ -200,7 +200,7 @@ impl AgentConfig {
     }
 
     /// Reads one config file, resolving its relative paths against its folder.
-    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+    pub fn read(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
         let mut config: Self = if text.trim().is_empty() {
@@ -209,73 +209,6 @@ impl AgentConfig {
             // `${VAR}` and `ENC[handle]` resolved (secrets.rs).
             super::secrets::parse_agent(path, &text)?
         };
-        for (i, sink) in config.sinks.iter().enumerate() {
-            if let Some((field, message)) = sink.problems().into_iter().next() {
-                let field = format!("sinks[{i}].{field}");
-                // A missing field is reported on its sink's line.
-                let line = yaml::locate(&text, &field)
-                    .or_else(|| yaml::locate(&text, &format!("sinks[{i}]")));
-                return Err(ConfigError::field(path, line, field, message));
-            }
-        }
-        if let Some((field, message)) = config.log.problems().into_iter().next() {
-            return Err(ConfigError::field(
-                path,
-                yaml::locate(&text, &field),
-                field,
-                message,
-            ));
-        }
-        let intake = config
-            .dogstatsd
-            .problems()
-            .into_iter()
-            .map(|(f, m)| (format!("dogstatsd.{f}"), m))
-            .chain(
-                config
-                    .push
-                    .problems()
-                    .into_iter()
-                    .map(|(f, m)| (format!("push.{f}"), m)),
-            );
-        if let Some((field, message)) = intake.into_iter().next() {
-            let section = field.split(['[', '.']).next().unwrap_or_default();
-            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, section));
-            return Err(ConfigError::field(path, line, field, message));
-        }
-        if let Some(cluster) = &config.cluster
-            && let Some((field, message)) = cluster.problems().into_iter().next()
-        {
-            let field = format!("cluster.{field}");
-            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, "cluster"));
-            return Err(ConfigError::field(path, line, field, message));
-        }
-        let start = config.defaults.start_timeout;
-        if !(0.01..=86_400.0).contains(&start) {
-            let field = "defaults.start_timeout";
-            return Err(ConfigError::field(
-                path,
-                yaml::locate(&text, field),
-                field,
-                format!("{start}: expected seconds between 0.01 and 86400"),
-            ));
-        }
-        let names: Vec<Option<String>> = config.sinks.iter().map(SinkConfig::name).collect();
-        for (j, name) in names.iter().enumerate() {
-            let Some(name) = name else { continue };
-            if let Some(i) = names[..j].iter().position(|n| n.as_ref() == Some(name)) {
-                let field = format!("sinks[{j}]");
-                return Err(ConfigError::field(
-                    path,
-                    yaml::locate(&text, &field),
-                    format!("{field}.name"),
-                    format!(
-                        "{name:?} already names sinks[{i}]; give one of them another `name:` \
-                         (it names the sink's disk buffer and its `sink:` tag)"
-                    ),
-                ));
-            }
-        }
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut config.conf_d,
@@ -306,13 +239,79 @@ impl AgentConfig {
                 *file = base.join(&*file);
             }
         }
-        let registry = crate::registry::problems(&config.trusted_keys, &config.sources);
-        if let Some((field, message)) = registry.into_iter().next() {
-            let section = field.split(['[', '.']).next().unwrap_or_default();
-            let line = yaml::locate(&text, &field).or_else(|| yaml::locate(&text, section));
-            return Err(ConfigError::field(path, line, field, message));
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(ConfigErrors(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| {
+                        let line = yaml::locate_nearest(&text, &field);
+                        ConfigError::field(path, line, field, message)
+                    })
+                    .collect(),
+            ));
         }
         Ok(config)
+    }
+
+    /// Every problem with the config's values, as `(field, message)`: all at once, so that
+    /// one edit can mend them all; a value out of range is refused, never clamped.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut within = |prefix: &str, found: Vec<(String, String)>| {
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|(field, message)| (format!("{prefix}{field}"), message)),
+            );
+        };
+        for (i, sink) in self.sinks.iter().enumerate() {
+            within(&format!("sinks[{i}]."), sink.problems());
+        }
+        within("", self.log.problems());
+        within("dogstatsd.", self.dogstatsd.problems());
+        within("push.", self.push.problems());
+        if let Some(cluster) = &self.cluster {
+            within("cluster.", cluster.problems());
+        }
+        within(
+            "",
+            crate::registry::problems(&self.trusted_keys, &self.sources),
+        );
+        let start = self.defaults.start_timeout;
+        if !(0.01..=86_400.0).contains(&start) {
+            problems.push((
+                "defaults.start_timeout".into(),
+                format!("{start}: expected seconds between 0.01 and 86400"),
+            ));
+        }
+        if !(1..=86_400).contains(&self.rescan_secs) {
+            problems.push((
+                "rescan_secs".into(),
+                format!("{}: expected seconds between 1 and 86400", self.rescan_secs),
+            ));
+        }
+        let metrics = self.self_metrics_secs;
+        if !(0.1..=86_400.0).contains(&metrics) {
+            problems.push((
+                "self_metrics_secs".into(),
+                format!("{metrics}: expected seconds between 0.1 and 86400"),
+            ));
+        }
+        let names: Vec<Option<String>> = self.sinks.iter().map(SinkConfig::name).collect();
+        for (j, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            if let Some(i) = names[..j].iter().position(|n| n.as_ref() == Some(name)) {
+                problems.push((
+                    format!("sinks[{j}].name"),
+                    format!(
+                        "{name:?} already names sinks[{i}]; give one of them another `name:` \
+                         (it names the sink's disk buffer and its `sink:` tag)"
+                    ),
+                ));
+            }
+        }
+        problems
     }
 
     /// What a reload applies: `self` with the keys that take effect only at a restart kept as
@@ -423,14 +422,52 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let path = write(&dir, "tags: []\nconfd: x\n");
-        let e = AgentConfig::read(&path).unwrap_err();
+        let e = only(AgentConfig::read(&path).unwrap_err());
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("unknown field `confd`"), "{e}");
         assert_eq!(e.field, None);
         let path = write(&dir, "sinks:\n  - type: kafka\n");
-        let e = AgentConfig::read(&path).unwrap_err();
+        let e = only(AgentConfig::read(&path).unwrap_err());
         assert_eq!(e.field.as_deref(), Some("sinks[0].type"), "{e}");
         assert!(e.message.contains("unknown variant `kafka`"), "{e}");
+    }
+
+    fn only(errors: ConfigErrors) -> ConfigError {
+        let [error] = <[ConfigError; 1]>::try_from(errors.0).expect("one error");
+        error
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once_and_nothing_is_clamped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write(
+            tmp.path(),
+            "rescan_secs: 0\n\
+             self_metrics_secs: 100000\n\
+             sinks:\n  \
+               - {type: influx, url: 'http://h:8086', database: d, delivery: {flush_secs: 7200}}\n  \
+               - type: prometheus\n    listen: nowhere\n\
+             log: {level: loud}\n\
+             dogstatsd:\n  flush_secs: 0\n",
+        );
+        let errors = AgentConfig::read(&path).unwrap_err().0;
+        let found: Vec<(&str, Option<usize>)> = errors
+            .iter()
+            .map(|e| (e.field.as_deref().unwrap_or_default(), e.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("sinks[0].delivery.flush_secs", Some(4)),
+                ("sinks[1].listen", Some(6)),
+                ("log.level", Some(7)),
+                ("dogstatsd.flush_secs", Some(9)),
+                ("rescan_secs", Some(1)),
+                ("self_metrics_secs", Some(2)),
+            ],
+            "{}",
+            ConfigErrors(errors.clone())
+        );
     }
 
     #[test]

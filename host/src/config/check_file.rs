@@ -185,27 +185,26 @@ pub struct CheckFile {
 impl CheckFile {
     /// Reads and validates a check config, reporting every problem found.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))])
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
         Self::parse(path, text)
     }
 
     /// Parses a check config from its text.
     pub fn parse(path: &Path, text: String) -> Result<Self, ConfigErrors> {
-        let one = |e: ConfigError| ConfigErrors(vec![e]);
-        let check = check_name(path).map_err(one)?;
+        let check = check_name(path)?;
         // `${VAR}` and `ENC[handle]` resolved once for both views (secrets.rs).
-        let document = super::secrets::resolve(path, &text).map_err(one)?;
-        let hosts: HostView = document.parse().map_err(one)?;
-        let checks: CheckView = document.parse().map_err(one)?;
+        let document = super::secrets::resolve(path, &text)?;
+        let hosts: HostView = document.parse()?;
+        let checks: CheckView = document.parse()?;
         if hosts.instances.is_empty() {
-            return Err(one(ConfigError::field(
+            return Err(ConfigError::field(
                 path,
                 yaml::find_key_line(&text, "instances", 1),
                 "instances",
                 "is empty: list at least one instance",
-            )));
+            )
+            .into());
         }
         let mut errors = Vec::new();
         let mut instances = Vec::new();

@@ -71,3 +71,9 @@ impl fmt::Display for ConfigErrors {
         Ok(())
     }
 }
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+}

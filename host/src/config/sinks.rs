@@ -135,17 +135,17 @@ impl Default for Delivery {
 impl Delivery {
     /// The flush interval.
     pub fn flush(&self) -> Duration {
-        Duration::from_secs_f64(self.flush_secs.clamp(0.01, 3600.0))
+        Duration::from_secs_f64(self.flush_secs)
     }
 
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.request_timeout_secs.clamp(0.1, 600.0))
+        Duration::from_secs_f64(self.request_timeout_secs)
     }
 
     /// The longest back-off.
     pub fn retry_max(&self) -> Duration {
-        Duration::from_secs_f64(self.retry_max_secs.clamp(0.5, 3600.0))
+        Duration::from_secs_f64(self.retry_max_secs)
     }
 }
 
@@ -228,14 +228,22 @@ impl SinkConfig {
             }
         };
         if let Some(d) = delivery {
-            let positive = [
-                ("delivery.flush_secs", d.flush_secs),
-                ("delivery.request_timeout_secs", d.request_timeout_secs),
-                ("delivery.retry_max_secs", d.retry_max_secs),
+            let seconds = [
+                ("delivery.flush_secs", d.flush_secs, 0.01, 3600.0),
+                (
+                    "delivery.request_timeout_secs",
+                    d.request_timeout_secs,
+                    0.1,
+                    600.0,
+                ),
+                ("delivery.retry_max_secs", d.retry_max_secs, 0.5, 3600.0),
             ];
-            for (field, value) in positive {
-                if !(value > 0.0 && value.is_finite()) {
-                    problems.push((field.into(), format!("{value}: expected seconds above 0")));
+            for (field, value, least, most) in seconds {
+                if !(least..=most).contains(&value) {
+                    problems.push((
+                        field.into(),
+                        format!("{value}: expected seconds between {least} and {most}"),
+                    ));
                 }
             }
             if d.batch_max_series == 0 {
@@ -250,10 +258,10 @@ impl SinkConfig {
                     "0: expected at least 1".into(),
                 ));
             }
-            if !(d.dedup_secs >= 0.0 && d.dedup_secs.is_finite()) {
+            if !(0.0..=86_400.0).contains(&d.dedup_secs) {
                 problems.push((
                     "delivery.dedup_secs".into(),
-                    format!("{}: expected 0 or more seconds", d.dedup_secs),
+                    format!("{}: expected seconds between 0 and 86400", d.dedup_secs),
                 ));
             }
         }

@@ -119,7 +119,7 @@ pub async fn write_loop(
             dedup.filter(&series, &mut kept);
             series = kept;
         }
-        let max = delivery.batch_max_series.max(1);
+        let max = delivery.batch_max_series;
         while !series.is_empty() {
             let rest = series.split_off(max.min(series.len()));
             let batch = Batch {
