@@ -17,20 +17,14 @@ use serde_json::Value;
 
 const FLUSH_SECS: u64 = 10;
 
-/// Sleeps until just after the start of a flush window, so that what is sent next lands in
-/// one window.
-fn wait_for_window_start() {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let into = now.as_millis() as u64 % (FLUSH_SECS * 1000);
-    let wait = (FLUSH_SECS * 1000 - into + 300) % (FLUSH_SECS * 1000);
-    std::thread::sleep(Duration::from_millis(wait.max(1)));
-}
-
-/// What the Python client sends in one window.
+/// What the Python client sends in one window: once loaded (which a busy machine may make
+/// slow), it waits for the start of the next window, so that its lines land in one.
 const CLIENT: &str = r#"
-import sys
+import sys, time
 from datadog.dogstatsd import DogStatsd
 s = DogStatsd(host="127.0.0.1", port=int(sys.argv[1]), disable_telemetry=True)
+window = float(sys.argv[2])
+time.sleep(window - time.time() % window + 0.3)
 for _ in range(50):
     s.increment("app.hits", tags=["route:home"])
 for v in range(1, 101):
@@ -46,7 +40,7 @@ s.close_socket()
 
 fn python_client(port: u16) {
     let status = Command::new("python3")
-        .args(["-c", CLIENT, &port.to_string()])
+        .args(["-c", CLIENT, &port.to_string(), &FLUSH_SECS.to_string()])
         .status()
         .expect("python3 (the datadog package is installed by `cargo xtask test`)");
     assert!(status.success(), "the Python client failed");
@@ -92,7 +86,6 @@ fn the_python_client_reads_back_as_datadog_aggregates() {
         "instances:\n  - {min_collection_interval: 1, value: 1}\n",
     );
     let mut agent = start(&layout, &["run"]);
-    wait_for_window_start();
     python_client(port);
     // Raw lines beside the client's: bad ones are counted, the rest of the datagram kept.
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
