@@ -374,7 +374,35 @@ fn the_scrape_endpoint_serves_the_latest_values() {
     let printed = printed_runs(&agent);
     let last_printed = printed.iter().next_back().unwrap().1 as f64;
     assert!(matches!(latest, prometheus_parse::Value::Gauge(v) if v >= last_printed));
+    // The endpoint reports what it took and served, as every sink does.
+    let tag = format!("sink=prometheus-{}", listen.replace(':', "_"));
+    let served = wait_for(Duration::from_secs(20), || {
+        let lines = agent.stdout();
+        let total =
+            |name: &str| -> f64 { series(&lines, name, &[&tag]).iter().map(|l| l.value).sum() };
+        let served = total("wasmon.sink.sent_bytes");
+        (total("wasmon.sink.sent") > 0.0 && served >= body.len() as f64).then_some(served)
+    });
+    assert!(served.is_some(), "the scrape endpoint's own counters");
     assert!(agent.stop());
+}
+
+#[test]
+fn a_sink_that_cannot_start_stops_the_start_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let layout = layout(&format!(
+        "{{type: prometheus, listen: \"{listen}\", name: scrape}}"
+    ));
+    let mut agent = layout.start_agent_with(&["run"]);
+    let code = agent.wait_exit(Duration::from_secs(30));
+    let stderr = agent.stderr().join("\n");
+    assert!(code.is_some_and(|c| c != 0), "{code:?}: {stderr}");
+    assert!(
+        stderr.contains(&format!("sink scrape: cannot listen on {listen}")),
+        "{stderr}"
+    );
+    drop(taken);
 }
 
 #[test]

@@ -8,9 +8,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use wasmon::config::SinkConfig;
 use wasmon::model::{Payload, Series, SeriesKind};
-use wasmon::sinks::{SinkHandle, Sinks};
+use wasmon::sinks::{SinkConfig, SinkHandle, Sinks};
 
 const SERIES_PER_PAYLOAD: usize = 200;
 const PAYLOADS: usize = 500;

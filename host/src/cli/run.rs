@@ -8,10 +8,10 @@ use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::agent::{Agent, PidFile, resident_bytes};
-use crate::config::{AgentConfig, SinkConfig};
+use crate::config::AgentConfig;
 use crate::intake::Intake;
 use crate::runtime::Runtime;
-use crate::sinks::Sinks;
+use crate::sinks::{ConsoleConfig, SinkConfig, Sinks};
 
 /// How often resident memory is held against `max_rss_mib`.
 const MEMORY_CHECK: Duration = Duration::from_secs(5);
@@ -36,7 +36,7 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
         Err(e) => return Err(e),
     };
     let sinks = if dry_run {
-        vec![SinkConfig::Console {}]
+        vec![SinkConfig::Console(ConsoleConfig::default())]
     } else {
         config.sinks.clone()
     };

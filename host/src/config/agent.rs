@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, ConfigErrors, LogConfig, SinkConfig, yaml};
+use super::{ConfigError, ConfigErrors, LogConfig, yaml};
 use crate::cluster::ClusterConfig;
 use crate::intake::{DogstatsdConfig, PushConfig};
 use crate::registry::SourceConfig;
+use crate::sinks::SinkConfig;
 
 /// The agent's configuration. Relative paths are taken from the folder of the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -298,10 +299,9 @@ impl AgentConfig {
                 format!("{metrics}: expected seconds between 0.1 and 86400"),
             ));
         }
-        let names: Vec<Option<String>> = self.sinks.iter().map(SinkConfig::name).collect();
+        let names: Vec<String> = self.sinks.iter().map(SinkConfig::name).collect();
         for (j, name) in names.iter().enumerate() {
-            let Some(name) = name else { continue };
-            if let Some(i) = names[..j].iter().position(|n| n.as_ref() == Some(name)) {
+            if let Some(i) = names[..j].iter().position(|n| n == name) {
                 problems.push((
                     format!("sinks[{j}].name"),
                     format!(

@@ -9,7 +9,6 @@ mod http;
 mod log;
 mod mysql;
 mod secrets;
-mod sinks;
 mod yaml;
 
 pub use agent::{AgentConfig, ConfigOverrides, ControlConfig, DEFAULT_CONFIG, InstanceDefaults};
@@ -20,4 +19,3 @@ pub use grants::{FileGrant, Grants, GrantsConfig, host_path as grants_host_path}
 pub use http::{HttpGrant, HttpHost, HttpTarget, canonical as canonical_ip};
 pub use log::{LogConfig, LogFile, LogFormat};
 pub use mysql::{MysqlGrant, ServerAddress, SslConfig};
-pub use sinks::{Delivery, OpentsdbProtocol, SinkConfig};

@@ -43,6 +43,11 @@ pub fn pairs(series: &Series, key: impl Fn(&str) -> String) -> Vec<(String, Stri
     pairs
 }
 
+/// A series as Prometheus names it: its metric name, and its tags as labels sorted by name.
+pub fn prometheus_series(s: &Series) -> (String, Vec<(String, String)>) {
+    (prometheus_name(&s.name), pairs(s, prometheus_name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

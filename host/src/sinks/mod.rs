@@ -2,19 +2,15 @@
 //! never holds up another. Remote sinks write each batch ahead to their own disk buffer under
 //! `<data_dir>/buffer/<sink>` and send from there (see [`delivery`]).
 
-mod batch;
 mod console;
 mod datadog;
-mod dedup;
 mod delivery;
 mod influx;
 mod labels;
 mod opentsdb;
 mod prometheus;
 mod remote_write;
-mod stats;
-mod transport;
-mod wal;
+mod sink;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,46 +19,63 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Delivery, SinkConfig};
+pub use console::ConsoleConfig;
+use datadog::DatadogConfig;
+pub use datadog::{Dogsketch, SketchPayload, SketchSeries};
+pub use delivery::{Delivery, SinkStats, StatsSnapshot};
+use influx::InfluxConfig;
+use opentsdb::OpentsdbConfig;
+use prometheus::PrometheusConfig;
+use remote_write::RemoteWriteConfig;
+use sink::{Built, Queue, Sink, sinks};
+
 use crate::model::Payload;
 
-pub use console::{format_series, format_service_check};
-pub use datadog::{Dogsketch, SketchPayload, SketchSeries};
-pub use stats::{SinkStats, StatsSnapshot};
+sinks! {
+    /// Prints every series and service check to standard output, one line each.
+    "console" => Console(ConsoleConfig),
+    /// Datadog's APIs: series, service checks, events and distributions.
+    "datadog" => Datadog(DatadogConfig),
+    /// OpenTSDB: telnet `put` lines (tcollector's protocol) or the HTTP `/api/put` API.
+    "opentsdb" => Opentsdb(OpentsdbConfig),
+    /// InfluxDB line protocol over HTTP, v1 or v2.
+    "influx" => Influx(InfluxConfig),
+    /// Prometheus remote write 1.0 (protobuf, snappy).
+    "prometheus_remote_write" => PrometheusRemoteWrite(RemoteWriteConfig),
+    /// A Prometheus scrape endpoint (`/metrics`) with the latest value of every series.
+    "prometheus" => Prometheus(PrometheusConfig),
+}
 
 /// Payloads a sink's queue holds before senders wait.
 const QUEUE_PAYLOADS: usize = 1024;
 
 /// One sink's queue, and the counters that track what waits in it.
-struct Queue {
+struct QueueSender {
     tx: mpsc::Sender<Arc<Payload>>,
-    stats: Option<Arc<SinkStats>>,
+    stats: Arc<SinkStats>,
 }
 
 /// Hands payloads to every sink.
 #[derive(Clone)]
 pub struct PayloadSender {
-    queues: Arc<Vec<Queue>>,
+    queues: Arc<Vec<QueueSender>>,
 }
 
 impl PayloadSender {
     /// Queues a payload for every sink, waiting while a queue is full.
     pub async fn send(&self, payload: Payload) {
-        let bytes = delivery::payload_bytes(&payload);
         let payload = Arc::new(payload);
         for queue in self.queues.iter() {
-            if let Some(stats) = &queue.stats {
-                stats
-                    .memory_bytes
-                    .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
-            }
+            queue.stats.queue(&payload);
             // A sink whose task has ended drops what it is sent.
-            let _ = queue.tx.send(payload.clone()).await;
+            if queue.tx.send(payload.clone()).await.is_err() {
+                queue.stats.unqueue(&payload);
+            }
         }
     }
 }
 
-/// A remote sink's name and counters.
+/// A sink's name and counters.
 #[derive(Clone)]
 pub struct SinkHandle {
     /// The sink's `name:`, or its type and destination.
@@ -111,26 +124,27 @@ impl Sinks {
         let mut handles = Vec::new();
         let stop = CancellationToken::new();
         for config in configs {
+            let name: Arc<str> = config.name().into();
+            let fail = |e: String| anyhow::anyhow!("sink {name}: {e}");
+            let built = config.build().map_err(fail)?;
             let (tx, rx) = mpsc::channel(QUEUE_PAYLOADS);
-            let mut stats = None;
-            match config {
-                SinkConfig::Console {} => writers.push(tokio::spawn(console::run(rx))),
-                SinkConfig::Prometheus { listen } => {
-                    writers.push(tokio::spawn(prometheus::run(listen.clone(), rx)));
-                }
-                SinkConfig::Datadog { delivery, .. }
-                | SinkConfig::Opentsdb { delivery, .. }
-                | SinkConfig::Influx { delivery, .. }
-                | SinkConfig::PrometheusRemoteWrite { delivery, .. } => {
-                    let name: Arc<str> = config.name().unwrap_or_default().into();
-                    let remote = Remote::start(&name, config, delivery, rx, data_dir, &stop)?;
+            let stats = Arc::new(SinkStats::default());
+            let queue = Queue::new(rx, stats.clone());
+            match built {
+                Built::Local(run) => writers.push(run(queue)),
+                Built::Remote(transport, delivery) => {
+                    let remote =
+                        delivery::Remote::start(&name, transport, delivery, queue, data_dir, &stop)
+                            .map_err(fail)?;
                     writers.push(remote.writer);
                     senders.push(remote.sender);
-                    stats = Some(remote.handle.stats.clone());
-                    handles.push(remote.handle);
                 }
             }
-            queues.push(Queue { tx, stats });
+            queues.push(QueueSender {
+                tx,
+                stats: stats.clone(),
+            });
+            handles.push(SinkHandle { name, stats });
         }
         let orphans = orphan_buffers(data_dir, &handles);
         for orphan in &orphans {
@@ -159,7 +173,7 @@ impl Sinks {
         self.sender.clone()
     }
 
-    /// The remote sinks, for the agent's own metrics.
+    /// Every sink's name and counters, for the agent's own metrics and its status.
     pub fn handles(&self) -> Vec<SinkHandle> {
         self.handles.clone()
     }
@@ -175,54 +189,6 @@ impl Sinks {
         for task in self.senders {
             let _ = task.await;
         }
-    }
-}
-
-/// The two tasks of a remote sink.
-struct Remote {
-    writer: JoinHandle<()>,
-    sender: JoinHandle<()>,
-    handle: SinkHandle,
-}
-
-impl Remote {
-    fn start(
-        name: &Arc<str>,
-        config: &SinkConfig,
-        delivery: &Delivery,
-        queue: mpsc::Receiver<Arc<Payload>>,
-        data_dir: &Path,
-        stop: &CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let stats = Arc::new(SinkStats::default());
-        let dir = data_dir.join("buffer").join(&**name);
-        let wal = wal::Wal::open(&dir, delivery.disk_budget_mib.saturating_mul(1 << 20))
-            .map_err(|e| anyhow::anyhow!("sink {name}: disk buffer {}: {e}", dir.display()))?;
-        let buffer = delivery::Buffer::new(wal, stats.clone());
-        let transport = transport::Transport::new(config, delivery.request_timeout())
-            .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?
-            .ok_or_else(|| anyhow::anyhow!("sink {name}: not a remote sink"))?;
-        let carries_service_checks = transport.carries_service_checks();
-        Ok(Self {
-            writer: tokio::spawn(delivery::write_loop(
-                name.clone(),
-                queue,
-                buffer.clone(),
-                delivery.clone(),
-                carries_service_checks,
-            )),
-            sender: tokio::spawn(delivery::send_loop(
-                name.clone(),
-                buffer,
-                transport,
-                delivery.clone(),
-                stop.clone(),
-            )),
-            handle: SinkHandle {
-                name: name.clone(),
-                stats,
-            },
-        })
     }
 }
 

@@ -1,37 +1,7 @@
-//! The console sink: one line per series or service check on standard output, in
-//! tcollector's `metric timestamp value tag=value` form (the dry run).
+//! Series and service checks as lines, in tcollector's `metric timestamp value tag=value`
+//! form.
 
-use std::io::Write;
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-
-use crate::model::{Payload, Series, ServiceCheck};
-
-/// Prints payloads until the queue closes.
-pub async fn run(mut queue: mpsc::Receiver<Arc<Payload>>) {
-    while let Some(payload) = queue.recv().await {
-        let mut text = String::new();
-        let summaries = payload.sketches.iter().flat_map(|s| &s.summary);
-        for series in payload.series.iter().chain(summaries) {
-            text.push_str(&format_series(series));
-            text.push('\n');
-        }
-        for check in &payload.service_checks {
-            text.push_str(&format_service_check(check));
-            text.push('\n');
-        }
-        let mut stdout = std::io::stdout().lock();
-        if stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            // Standard output is gone (a closed pipe): nothing left to print to.
-            return;
-        }
-    }
-}
+use crate::model::{Series, ServiceCheck};
 
 /// `name timestamp value key=value ...` with the timestamp in seconds (milliseconds when
 /// not whole) and the kind as a final `kind=` field.

@@ -4,28 +4,81 @@
 //! answers that will never succeed are dropped and counted. On shutdown the sender keeps
 //! going for a bounded time; what is left stays on disk for the next start.
 
+mod batch;
+mod config;
+mod dedup;
+mod stats;
+mod transport;
+mod wal;
+
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::Batch;
-use super::dedup::Dedup;
-use super::stats::SinkStats;
-use super::transport::{SendError, Transport};
-use super::wal::Wal;
-use crate::config::Delivery;
-use crate::model::Payload;
+pub use batch::Batch;
+pub use config::Delivery;
+use dedup::Dedup;
+pub use stats::{SinkStats, StatsSnapshot};
+pub use transport::{Http, SendError, Sending, Transport, gzip, unencodable};
+use wal::Wal;
+
+use super::sink::Queue;
 use crate::repeats::Repeats;
 
+/// The two tasks of a remote sink: the writer to its disk buffer, the sender from it.
+pub struct Remote {
+    /// Ends once the queue is closed and written out.
+    pub writer: JoinHandle<()>,
+    /// Ends once stopped and drained.
+    pub sender: JoinHandle<()>,
+}
+
+impl Remote {
+    /// Starts sink `name`'s delivery: its disk buffer under `data_dir/buffer/<name>`, and the
+    /// tasks that fill it from `queue` and send it through `transport` until `stop`.
+    pub fn start(
+        name: &Arc<str>,
+        transport: Box<dyn Transport>,
+        delivery: Delivery,
+        queue: Queue,
+        data_dir: &Path,
+        stop: &CancellationToken,
+    ) -> Result<Self, String> {
+        let dir = data_dir.join("buffer").join(&**name);
+        let wal = Wal::open(&dir, delivery.disk_budget_mib.saturating_mul(1 << 20))
+            .map_err(|e| format!("disk buffer {}: {e}", dir.display()))?;
+        let buffer = Buffer::new(wal, queue.stats().clone());
+        let carries_service_checks = transport.carries_service_checks();
+        Ok(Self {
+            writer: tokio::spawn(write_loop(
+                name.clone(),
+                queue,
+                buffer.clone(),
+                delivery.clone(),
+                carries_service_checks,
+            )),
+            sender: tokio::spawn(send_loop(
+                name.clone(),
+                buffer,
+                transport,
+                delivery,
+                stop.clone(),
+            )),
+        })
+    }
+}
+
 /// How long a stopping agent keeps sending.
-pub const DRAIN: Duration = Duration::from_secs(5);
+const DRAIN: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The shared state of a sink's writer and sender.
-pub struct Buffer {
+struct Buffer {
     wal: Mutex<Wal>,
     written: Notify,
     stats: Arc<SinkStats>,
@@ -33,7 +86,7 @@ pub struct Buffer {
 
 impl Buffer {
     /// A buffer over `wal`, counting into `stats`.
-    pub fn new(wal: Wal, stats: Arc<SinkStats>) -> Arc<Self> {
+    fn new(wal: Wal, stats: Arc<SinkStats>) -> Arc<Self> {
         let buffer = Arc::new(Self {
             wal: Mutex::new(wal),
             written: Notify::new(),
@@ -94,21 +147,16 @@ impl Buffer {
 /// Takes payloads from the sink's queue and writes each to the buffer at once, so that a
 /// `kill -9` loses nothing that left the checks. A sink that takes no service checks, events
 /// and sketches as such gets [`Payload::all_series`].
-pub async fn write_loop(
+async fn write_loop(
     sink: Arc<str>,
-    mut queue: mpsc::Receiver<Arc<Payload>>,
+    mut queue: Queue,
     buffer: Arc<Buffer>,
     delivery: Delivery,
     carries_service_checks: bool,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
     let mut dedup =
         (delivery.dedup_secs > 0.0).then(|| Dedup::new((delivery.dedup_secs * 1000.0) as i64));
     while let Some(payload) = queue.recv().await {
-        buffer.stats.memory_bytes.fetch_sub(
-            payload_bytes(&payload).min(buffer.stats.memory_bytes.load(Relaxed)),
-            Relaxed,
-        );
         let mut series = if carries_service_checks {
             payload.series.clone()
         } else {
@@ -140,15 +188,6 @@ pub async fn write_loop(
     }
 }
 
-/// A payload's size in memory, roughly.
-pub fn payload_bytes(payload: &Payload) -> u64 {
-    payload
-        .series
-        .iter()
-        .map(|s| (s.name.len() + s.tags.iter().map(|t| t.len() + 24).sum::<usize>() + 80) as u64)
-        .sum()
-}
-
 /// How often the same failure is logged.
 const REPEAT_LOG: Duration = Duration::from_secs(60);
 
@@ -163,7 +202,7 @@ fn next_batch(
     buffer: &Buffer,
     max_series: usize,
     sink: &str,
-) -> std::io::Result<Option<(Batch, super::wal::Record)>> {
+) -> std::io::Result<Option<(Batch, wal::Record)>> {
     let records = buffer.wal().peek_series(max_series as u64)?;
     let mut batch = Batch::default();
     let mut last = None;
@@ -184,10 +223,10 @@ fn next_batch(
 
 /// Sends the buffer's batches in order until `stop` is cancelled (after the writer has
 /// finished), then for at most [`DRAIN`] more.
-pub async fn send_loop(
+async fn send_loop(
     sink: Arc<str>,
     buffer: Arc<Buffer>,
-    mut transport: Transport,
+    mut transport: Box<dyn Transport>,
     delivery: Delivery,
     stop: CancellationToken,
 ) {
@@ -287,7 +326,7 @@ pub async fn send_loop(
     }
 }
 
-fn acknowledge(buffer: &Buffer, record: &super::wal::Record, sink: &str) {
+fn acknowledge(buffer: &Buffer, record: &wal::Record, sink: &str) {
     let mut wal = buffer.wal();
     if let Err(e) = wal.ack(record) {
         tracing::error!(sink, "cannot record delivery in the disk buffer: {e}");

@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Series, SeriesKind};
+use crate::model::{Payload, Series, SeriesKind};
 
 /// Counters of one sink, shared by its tasks.
 #[derive(Debug, Default)]
@@ -67,6 +67,19 @@ impl SinkStats {
         }
     }
 
+    /// Counts `payload` into the queue's memory.
+    pub fn queue(&self, payload: &Payload) {
+        self.memory_bytes.fetch_add(payload_bytes(payload), Relaxed);
+    }
+
+    /// Counts `payload` out of the queue's memory.
+    pub fn unqueue(&self, payload: &Payload) {
+        let bytes = payload_bytes(payload);
+        let _ = self
+            .memory_bytes
+            .fetch_update(Relaxed, Relaxed, |held| Some(held.saturating_sub(bytes)));
+    }
+
     /// Keeps `error` as the last failure.
     pub fn set_error(&self, error: String) {
         *self
@@ -82,6 +95,15 @@ impl SinkStats {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// A payload's size in memory, roughly.
+fn payload_bytes(payload: &Payload) -> u64 {
+    payload
+        .series
+        .iter()
+        .map(|s| (s.name.len() + s.tags.iter().map(|t| t.len() + 24).sum::<usize>() + 80) as u64)
+        .sum()
 }
 
 impl StatsSnapshot {

@@ -1,16 +1,15 @@
 //! Sending one batch to a backend, and what a failure means for it: try again (after a
 //! `Retry-After` if the server gave one) or drop it, because it will never be accepted.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::batch::Batch;
-use super::{datadog, influx, opentsdb, remote_write};
-use crate::config::{OpentsdbProtocol, SinkConfig};
 use crate::error_chain::error_chain;
-use crate::model::Series;
 
 /// Why a batch was not delivered.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,38 +49,31 @@ impl SendError {
     }
 }
 
-/// How an HTTP sink encodes a batch.
-pub enum Encoding {
-    /// Datadog v1 JSON, deflated: series, then service checks and events, below this base URL.
-    Datadog(String),
-    /// OpenTSDB `/api/put` JSON.
-    OpentsdbHttp,
-    /// Influx line protocol.
-    Influx,
-    /// Remote-write protobuf, snappy.
-    RemoteWrite,
+/// The bytes one batch put on the wire, or why it was not delivered.
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<usize, SendError>> + Send + 'a>>;
+
+/// How a remote sink sends one batch; the shared delivery does the rest (disk buffer, order,
+/// retries, stats).
+pub trait Transport: Send {
+    /// Whether the backend takes service checks, events and sketches as such; the others are
+    /// sent [`crate::model::Payload::all_series`].
+    fn carries_service_checks(&self) -> bool {
+        false
+    }
+
+    /// Sends one batch.
+    fn send<'a>(&'a mut self, batch: &'a Batch) -> Sending<'a>;
 }
 
-/// A backend a batch can be sent to.
-pub enum Transport {
-    /// An HTTP API.
-    Http {
-        /// Shared client (connection pool).
-        client: reqwest::Client,
-        /// The full URL posted to.
-        url: String,
-        /// Fixed headers (keys, tokens, content type).
-        headers: HeaderMap,
-        /// How the body is encoded.
-        encoding: Encoding,
-    },
-    /// OpenTSDB's telnet protocol.
-    Telnet(opentsdb::Telnet),
+/// An HTTP API: one pooled client and the headers every request carries.
+pub struct Http {
+    client: reqwest::Client,
+    headers: HeaderMap,
 }
 
-impl Transport {
-    /// The transport of a remote sink; `None` for the console and scrape sinks.
-    pub fn new(config: &SinkConfig, timeout: Duration) -> Result<Option<Self>, String> {
+impl Http {
+    /// A client whose requests time out after `timeout` and carry `headers`.
+    pub fn new(timeout: Duration, headers: &[(&str, &str)]) -> Result<Self, String> {
         // HTTPS uses rustls with ring, the one provider built in (installing it twice is a
         // no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -89,138 +81,38 @@ impl Transport {
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-        let header = |v: &str| {
-            HeaderValue::from_str(v).map_err(|_| format!("{v:?} is not a valid header value"))
-        };
-        let mut headers = HeaderMap::new();
-        let (url, encoding) = match config {
-            SinkConfig::Console {} | SinkConfig::Prometheus { .. } => return Ok(None),
-            SinkConfig::Opentsdb {
-                address,
-                protocol: OpentsdbProtocol::Telnet,
-                ..
-            } => {
-                return Ok(Some(Self::Telnet(opentsdb::Telnet::new(
-                    address.clone(),
-                    timeout,
-                ))));
-            }
-            SinkConfig::Datadog { url, api_key, .. } => {
-                headers.insert("DD-API-KEY", header(api_key)?);
-                headers.insert(CONTENT_TYPE, header("application/json")?);
-                headers.insert(CONTENT_ENCODING, header("deflate")?);
-                let base = url.trim_end_matches('/').to_string();
-                (
-                    format!("{base}{}", datadog::SERIES_PATH),
-                    Encoding::Datadog(base),
-                )
-            }
-            SinkConfig::Opentsdb { address, .. } => {
-                headers.insert(CONTENT_TYPE, header("application/json")?);
-                headers.insert(CONTENT_ENCODING, header("gzip")?);
-                (
-                    format!("{}/api/put", address.trim_end_matches('/')),
-                    Encoding::OpentsdbHttp,
-                )
-            }
-            SinkConfig::Influx {
-                url,
-                database,
-                org,
-                bucket,
-                token,
-                ..
-            } => {
-                let base = url.trim_end_matches('/');
-                let url = match (database, org, bucket) {
-                    (_, Some(org), Some(bucket)) => {
-                        format!("{base}/api/v2/write?org={org}&bucket={bucket}&precision=ms")
-                    }
-                    (Some(db), _, _) => format!("{base}/write?db={db}&precision=ms"),
-                    _ => {
-                        return Err("influx: set `database` (v1) or `org` and `bucket` (v2)".into());
-                    }
-                };
-                if let Some(token) = token {
-                    headers.insert("Authorization", header(&format!("Token {token}"))?);
-                }
-                headers.insert(CONTENT_TYPE, header("text/plain; charset=utf-8")?);
-                headers.insert(CONTENT_ENCODING, header("gzip")?);
-                (url, Encoding::Influx)
-            }
-            SinkConfig::PrometheusRemoteWrite { url, .. } => {
-                headers.insert(CONTENT_TYPE, header("application/x-protobuf")?);
-                headers.insert(CONTENT_ENCODING, header("snappy")?);
-                headers.insert("X-Prometheus-Remote-Write-Version", header("0.1.0")?);
-                (url.clone(), Encoding::RemoteWrite)
-            }
-        };
-        Ok(Some(Self::Http {
-            client,
-            url,
-            headers,
-            encoding,
-        }))
-    }
-
-    /// Whether the backend takes service checks, events and sketches as such (the others are
-    /// sent [`crate::model::Payload::all_series`]).
-    pub fn carries_service_checks(&self) -> bool {
-        matches!(
-            self,
-            Self::Http {
-                encoding: Encoding::Datadog(_),
-                ..
-            }
-        )
-    }
-
-    /// Sends one batch; the bytes sent.
-    pub async fn send(&mut self, batch: &Batch) -> Result<usize, SendError> {
-        match self {
-            Self::Telnet(telnet) => {
-                telnet.send(&batch.series).await?;
-                Ok(opentsdb::put_lines(&batch.series).len())
-            }
-            Self::Http {
-                client,
-                url,
-                headers,
-                encoding,
-            } => {
-                let mut bytes = 0;
-                let reject = |e: String| SendError::Reject(format!("cannot encode: {e}"));
-                if !batch.series.is_empty() {
-                    let body = encode(encoding, &batch.series).map_err(reject)?;
-                    bytes += post(client, url, headers, body).await?;
-                }
-                if let Encoding::Datadog(base) = encoding {
-                    let io = |e: std::io::Error| reject(e.to_string());
-                    if !batch.service_checks.is_empty() {
-                        let body = datadog::encode_check_runs(&batch.service_checks).map_err(io)?;
-                        let url = format!("{base}{}", datadog::CHECK_RUN_PATH);
-                        bytes += post(client, &url, headers, body).await?;
-                    }
-                    let url = format!("{base}{}", datadog::EVENTS_PATH);
-                    for event in &batch.events {
-                        let body = datadog::encode_event(event).map_err(io)?;
-                        bytes += post(client, &url, headers, body).await?;
-                    }
-                    if !batch.sketches.is_empty() {
-                        let body = datadog::encode_sketches(&batch.sketches).map_err(io)?;
-                        let url = format!("{base}{}", datadog::SKETCHES_PATH);
-                        let mut headers = headers.clone();
-                        headers.insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/x-protobuf"),
-                        );
-                        bytes += post(client, &url, &headers, body).await?;
-                    }
-                }
-                Ok(bytes)
-            }
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("{name:?} is not a valid header name"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("{value:?} is not a valid header value"))?;
+            map.insert(name, value);
         }
+        Ok(Self {
+            client,
+            headers: map,
+        })
     }
+
+    /// Posts `body` to `url` with the fixed headers, then `extra` over them.
+    pub async fn post(
+        &self,
+        url: &str,
+        extra: &[(HeaderName, HeaderValue)],
+        body: Vec<u8>,
+    ) -> Result<usize, SendError> {
+        let mut headers = self.headers.clone();
+        for (name, value) in extra {
+            headers.insert(name, value.clone());
+        }
+        post(&self.client, url, &headers, body).await
+    }
+}
+
+/// A body that could not be encoded: it never will be, so the batch is dropped.
+pub fn unencodable(e: impl std::fmt::Display) -> SendError {
+    SendError::Reject(format!("cannot encode: {e}"))
 }
 
 /// Posts one body; the bytes sent, or what the answer means for the batch.
@@ -244,17 +136,8 @@ async fn post(
     Ok(bytes)
 }
 
-fn encode(encoding: &Encoding, series: &[Series]) -> Result<Vec<u8>, String> {
-    match encoding {
-        Encoding::Datadog(_) => datadog::encode(series).map_err(|e| e.to_string()),
-        Encoding::OpentsdbHttp => gzip(&opentsdb::http_body(series).map_err(|e| e.to_string())?),
-        Encoding::Influx => gzip(influx::encode(series).as_bytes()),
-        Encoding::RemoteWrite => remote_write::encode(series).map_err(|e| e.to_string()),
-    }
-}
-
 /// `data` gzip-compressed (fast level), in one write.
-fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
+pub fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(data.len() / 8),

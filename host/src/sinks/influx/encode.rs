@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::labels::pairs;
 use crate::model::Series;
+use crate::sinks::labels::pairs;
 
 /// Escapes commas, spaces and equals signs in names, tag keys and tag values.
 fn escape(text: &str, out: &mut String) {

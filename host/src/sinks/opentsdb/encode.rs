@@ -1,17 +1,12 @@
-//! OpenTSDB: telnet `put` lines over a kept TCP connection (tcollector's protocol, probed with
-//! `version` when the connection is made), or JSON to `/api/put`. OpenTSDB needs at least one
-//! tag per point; every series here has `host`.
+//! OpenTSDB's two encodings: telnet `put` lines and `/api/put` JSON. OpenTSDB needs at least
+//! one tag per point; every series here has `host`.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
-use super::labels::{opentsdb_char, pairs, sanitize};
-use super::transport::SendError;
 use crate::model::Series;
+use crate::sinks::labels::{opentsdb_char, pairs, sanitize};
 
 fn tags(s: &Series) -> Vec<(String, String)> {
     pairs(s, |k| sanitize(k, opentsdb_char))
@@ -56,101 +51,6 @@ pub fn http_body(series: &[Series]) -> serde_json::Result<Vec<u8>> {
         })
         .collect();
     serde_json::to_vec(&points)
-}
-
-/// A telnet connection, made (and probed) on first use and again after it breaks.
-///
-/// Telnet has no acknowledgements: a batch counts as delivered once written to the socket, so
-/// a server that dies right after may lose it. The HTTP protocol is at least once.
-pub struct Telnet {
-    address: String,
-    timeout: Duration,
-    stream: Option<BufReader<TcpStream>>,
-    /// Whether the server answers `version` (OpenTSDB does; listeners that only take `put`,
-    /// such as VictoriaMetrics', answer it as a bad HTTP request and hang up).
-    probe: bool,
-}
-
-impl Telnet {
-    /// Connects lazily to `address`.
-    pub fn new(address: String, timeout: Duration) -> Self {
-        Self {
-            address,
-            timeout,
-            stream: None,
-            probe: true,
-        }
-    }
-
-    async fn open(&self) -> Result<BufReader<TcpStream>, SendError> {
-        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.address))
-            .await
-            .map_err(|_| SendError::retry(format!("{}: connect timed out", self.address)))?
-            .map_err(|e| {
-                SendError::retry(format!(
-                    "{}: {}",
-                    self.address,
-                    crate::error_chain::error_chain(&e)
-                ))
-            })?;
-        Ok(BufReader::new(stream))
-    }
-
-    /// Connects; while the server is known to answer it, probes with `version` first
-    /// (tcollector's liveness check).
-    async fn connect(&mut self) -> Result<BufReader<TcpStream>, SendError> {
-        let mut stream = self.open().await?;
-        if !self.probe {
-            return Ok(stream);
-        }
-        let fail = |e: std::io::Error| SendError::retry(format!("{e}"));
-        stream
-            .get_mut()
-            .write_all(b"version\n")
-            .await
-            .map_err(fail)?;
-        let mut line = String::new();
-        match tokio::time::timeout(self.timeout, stream.read_line(&mut line)).await {
-            Ok(Ok(n)) if n > 0 && !line.starts_with("HTTP/") => Ok(stream),
-            Ok(Ok(_)) => {
-                tracing::info!(
-                    address = %self.address,
-                    "the server does not answer `version`; sending without the probe"
-                );
-                self.probe = false;
-                self.open().await
-            }
-            _ => Err(SendError::retry(format!(
-                "{}: no answer to `version`",
-                self.address
-            ))),
-        }
-    }
-
-    /// Writes the batch; a broken connection is dropped so the next batch reconnects.
-    pub async fn send(&mut self, series: &[Series]) -> Result<(), SendError> {
-        let mut stream = match self.stream.take() {
-            Some(stream) => stream,
-            None => self.connect().await?,
-        };
-        let lines = put_lines(series);
-        let written = tokio::time::timeout(self.timeout, async {
-            stream.get_mut().write_all(lines.as_bytes()).await?;
-            stream.get_mut().flush().await
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {
-                self.stream = Some(stream);
-                Ok(())
-            }
-            Ok(Err(e)) => Err(SendError::retry(format!("{}: {e}", self.address))),
-            Err(_) => Err(SendError::retry(format!(
-                "{}: write timed out",
-                self.address
-            ))),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use prost::Message;
 
-use super::labels::{pairs, prometheus_name};
 use crate::model::Series;
+use crate::sinks::labels::prometheus_series;
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, Message)]
@@ -48,14 +48,15 @@ pub struct Sample {
 }
 
 /// The labels of a series: `__name__` and its tags, sorted by name.
-pub fn labels(s: &Series) -> Vec<Label> {
-    let mut labels: Vec<Label> = pairs(s, prometheus_name)
+fn labels(s: &Series) -> Vec<Label> {
+    let (name, tags) = prometheus_series(s);
+    let mut labels: Vec<Label> = tags
         .into_iter()
         .map(|(name, value)| Label { name, value })
         .collect();
     labels.push(Label {
         name: "__name__".into(),
-        value: prometheus_name(&s.name),
+        value: name,
     });
     labels.sort_by(|a, b| a.name.cmp(&b.name));
     labels
