@@ -333,3 +333,170 @@ fn acknowledge(buffer: &Buffer, record: &wal::Record, sink: &str) {
     }
     buffer.publish_disk(&wal);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::model::{Payload, Series, SeriesKind};
+
+    /// Answers each send with the next scripted answer (then `Ok`), noting when it was asked.
+    struct Scripted {
+        answers: VecDeque<Result<usize, SendError>>,
+        asked: Arc<Mutex<Vec<Instant>>>,
+    }
+
+    impl Transport for Scripted {
+        fn send<'a>(&'a mut self, _: &'a Batch) -> Sending<'a> {
+            self.asked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Instant::now());
+            let answer = self.answers.pop_front().unwrap_or(Ok(1));
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn payload(value: f64) -> Payload {
+        Payload {
+            series: vec![Series {
+                name: "test.delivery".into(),
+                kind: SeriesKind::Gauge,
+                value,
+                timestamp_ms: 1_700_000_000_000,
+                tags: Vec::new(),
+            }],
+            ..Payload::default()
+        }
+    }
+
+    struct Running {
+        payloads: mpsc::Sender<Arc<Payload>>,
+        stats: Arc<SinkStats>,
+        asked: Arc<Mutex<Vec<Instant>>>,
+        remote: Remote,
+        stop: CancellationToken,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start(answers: Vec<Result<usize, SendError>>) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let (payloads, rx) = mpsc::channel(8);
+        let stats = Arc::new(SinkStats::default());
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let transport = Scripted {
+            answers: answers.into(),
+            asked: asked.clone(),
+        };
+        let delivery = Delivery {
+            batch_max_series: 1,
+            retry_max_secs: 4.0,
+            ..Delivery::default()
+        };
+        let stop = CancellationToken::new();
+        let remote = Remote::start(
+            &Arc::from("test"),
+            Box::new(transport),
+            delivery,
+            Queue::new(rx, stats.clone()),
+            dir.path(),
+            &stop,
+        )
+        .unwrap();
+        Running {
+            payloads,
+            stats,
+            asked,
+            remote,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    fn retry(after: Option<u64>) -> Result<usize, SendError> {
+        Err(SendError::Retry {
+            reason: "down".into(),
+            after: after.map(Duration::from_secs),
+        })
+    }
+
+    /// Waits (in paused time) until the transport was asked `n` times; the times asked.
+    async fn asked(running: &Running, n: usize) -> Vec<Instant> {
+        for _ in 0..10_000 {
+            let asked = running.asked.lock().unwrap().clone();
+            if asked.len() >= n {
+                return asked;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the transport was not asked {n} times");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_back_off_doubling_to_the_cap_and_honour_retry_after() {
+        let running = start(vec![
+            retry(None),
+            retry(None),
+            retry(None),
+            retry(None),
+            retry(Some(2)),
+            retry(Some(60)),
+        ]);
+        running.payloads.send(Arc::new(payload(1.0))).await.unwrap();
+        let asked = asked(&running, 7).await;
+        let waits: Vec<f64> = asked
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        // 0.5, 1, 2, then the 4 s cap, each ±10 %; then the server's 2 s; its 60 s is capped.
+        let expected = [0.5, 1.0, 2.0, 4.0];
+        for (wait, expected) in waits.iter().zip(expected) {
+            assert!(
+                (expected * 0.9..=expected * 1.1 + 0.011).contains(wait),
+                "{waits:?}"
+            );
+        }
+        assert!((2.0..2.02).contains(&waits[4]), "{waits:?}");
+        assert!((4.0..4.02).contains(&waits[5]), "{waits:?}");
+        let stats = running.stats.snapshot();
+        assert_eq!((stats.retried, stats.failed, stats.sent), (6, 6, 1));
+        running.stop.cancel();
+        drop(running.payloads);
+        running.remote.writer.await.unwrap();
+        running.remote.sender.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_batch_is_dropped_and_counted_and_the_next_goes_on() {
+        let running = start(vec![Err(SendError::Reject("400".into()))]);
+        running.payloads.send(Arc::new(payload(1.0))).await.unwrap();
+        running.payloads.send(Arc::new(payload(2.0))).await.unwrap();
+        asked(&running, 2).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stats = running.stats.snapshot();
+        assert_eq!((stats.dropped, stats.sent, stats.retried), (1, 1, 0));
+        assert_eq!(
+            running.stats.last_error().as_deref(),
+            Some("batch dropped: 400")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopping_sink_sends_for_at_most_the_drain_time_and_keeps_the_rest() {
+        let running = start(vec![retry(Some(60)); 100]);
+        running.payloads.send(Arc::new(payload(1.0))).await.unwrap();
+        asked(&running, 1).await;
+        drop(running.payloads);
+        running.remote.writer.await.unwrap();
+        let stopped = Instant::now();
+        running.stop.cancel();
+        running.remote.sender.await.unwrap();
+        assert!(stopped.elapsed() <= DRAIN, "{:?}", stopped.elapsed());
+        assert!(running.stats.disk_bytes.load(Relaxed) > 0, "left on disk");
+    }
+}
