@@ -542,7 +542,7 @@ impl Supervisor {
             if old.schedule.interval() == prepared.task.schedule.interval() {
                 prepared.task.schedule = old.schedule;
             }
-            (old.handle, old.status.get().last_run_ms)
+            (old.handle, old.status)
         });
         let replacing = previous.is_some();
         let status = prepared.task.status.clone();

@@ -2,6 +2,8 @@
 //! report, send. A failure is logged and reported as `wasmon.check.status`; a config or
 //! permanent error stops the instance; nothing here can hold up another instance.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -16,10 +18,42 @@ use crate::sinks::PayloadSender;
 /// Name of the service check every run reports.
 pub const STATUS_CHECK: &str = "wasmon.check.status";
 
+/// What an instance's loop runs: a sandboxed check (a scripted one in unit tests).
+pub trait Runner: Send + 'static {
+    /// `check[index]`, for the log.
+    fn label(&self) -> &Arc<str>;
+
+    /// One run at `timestamp_ms`, stopped after `timeout`.
+    fn run(
+        &mut self,
+        timestamp_ms: i64,
+        timeout: Duration,
+    ) -> impl Future<Output = RunReport> + Send;
+
+    /// The time in Unix milliseconds that runs are scheduled by.
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+impl Runner for CheckInstance {
+    fn label(&self) -> &Arc<str> {
+        CheckInstance::label(self)
+    }
+
+    fn run(
+        &mut self,
+        timestamp_ms: i64,
+        timeout: Duration,
+    ) -> impl Future<Output = RunReport> + Send {
+        CheckInstance::run(self, timestamp_ms, timeout)
+    }
+}
+
 /// An instance with its schedule, ready to be spawned.
-pub struct InstanceTask {
+pub struct InstanceTask<R = CheckInstance> {
     /// The sandboxed instance.
-    pub instance: CheckInstance,
+    pub instance: R,
     /// When it runs.
     pub schedule: Schedule,
     /// How long a run may take.
@@ -34,24 +68,25 @@ pub struct InstanceTask {
 
 /// Spawns the instance's loop; it ends when `cancel` fires or the instance stops for good.
 /// When it replaces an instance, it first waits for `previous` to finish its run in progress,
-/// and carries on from the last run time `after_ms`, so the schedule has no gap.
-pub fn spawn(
-    task: InstanceTask,
+/// then carries on from that instance's last run, so the schedule has neither a gap nor a run
+/// counted as skipped that the previous instance made.
+pub fn spawn<R: Runner>(
+    task: InstanceTask<R>,
     sink: PayloadSender,
     cancel: CancellationToken,
-    previous: Option<(JoinHandle<()>, Option<i64>)>,
+    previous: Option<(JoinHandle<()>, SharedStatus)>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut after = None;
-        if let Some((handle, last)) = previous {
+        if let Some((handle, status)) = previous {
             let _ = handle.await;
-            after = last;
+            after = status.get().last_run_ms;
         }
         task.run_loop(sink, cancel, after).await;
     })
 }
 
-impl InstanceTask {
+impl<R: Runner> InstanceTask<R> {
     async fn run_loop(
         mut self,
         sink: PayloadSender,
@@ -60,7 +95,7 @@ impl InstanceTask {
     ) {
         let label = self.instance.label().clone();
         loop {
-            let now = now_ms();
+            let now = self.instance.now_ms();
             let next = self
                 .schedule
                 .next_after(last.map_or(now - 1, |l| l.max(now - 1)));
@@ -242,5 +277,168 @@ fn report_drops(label: &str, output: &RunOutput) {
             dropped = count,
             "dropped this run: {what}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::runtime::RunError;
+    use crate::sinks::Sinks;
+
+    /// The wall clock a scripted instance starts at: a whole minute.
+    const BASE_MS: i64 = 1_700_000_040_000;
+
+    /// A run that takes `took` (paused time) and ends with `result`.
+    type Step = (Duration, Result<(), RunError>);
+
+    /// Runs as scripted (then quick successes), noting the time each run was scheduled for;
+    /// its clock is tokio's, so paused time moves it.
+    struct Scripted {
+        label: Arc<str>,
+        steps: std::collections::VecDeque<Step>,
+        runs: Arc<Mutex<Vec<i64>>>,
+        started: Instant,
+    }
+
+    impl Runner for Scripted {
+        fn label(&self) -> &Arc<str> {
+            &self.label
+        }
+
+        fn run(&mut self, at: i64, _: Duration) -> impl Future<Output = RunReport> + Send {
+            self.runs.lock().unwrap().push(at);
+            let (took, result) = self
+                .steps
+                .pop_front()
+                .unwrap_or((Duration::from_millis(5), Ok(())));
+            async move {
+                tokio::time::sleep(took).await;
+                RunReport {
+                    output: Default::default(),
+                    result,
+                    duration: took,
+                }
+            }
+        }
+
+        fn now_ms(&self) -> i64 {
+            BASE_MS + self.started.elapsed().as_millis() as i64
+        }
+    }
+
+    struct Started {
+        handle: JoinHandle<()>,
+        runs: Arc<Mutex<Vec<i64>>>,
+        status: SharedStatus,
+        cancel: CancellationToken,
+        _sinks: Sinks,
+        _dir: tempfile::TempDir,
+    }
+
+    /// Starts a scripted instance whose clock reads `BASE_MS` at `epoch`.
+    fn start_at(
+        epoch: Instant,
+        steps: Vec<Step>,
+        previous: Option<(JoinHandle<()>, SharedStatus)>,
+    ) -> Started {
+        let dir = tempfile::tempdir().unwrap();
+        let sinks = Sinks::start(&[], dir.path()).unwrap();
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let status = SharedStatus::default();
+        let cancel = CancellationToken::new();
+        let task = InstanceTask {
+            instance: Scripted {
+                label: "test[0]".into(),
+                steps: steps.into(),
+                runs: runs.clone(),
+                started: epoch,
+            },
+            schedule: Schedule::aligned(Duration::from_secs(1)),
+            timeout: Duration::from_secs(1),
+            aggregator: Aggregator::new(Vec::new()),
+            identity: Vec::new(),
+            status: status.clone(),
+        };
+        let handle = spawn(task, sinks.sender(), cancel.clone(), previous);
+        Started {
+            handle,
+            runs,
+            status,
+            cancel,
+            _sinks: sinks,
+            _dir: dir,
+        }
+    }
+
+    fn start(steps: Vec<Step>) -> Started {
+        start_at(Instant::now(), steps, None)
+    }
+
+    fn gaps(runs: &[i64]) -> Vec<i64> {
+        runs.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_fall_on_the_schedule_and_an_overrun_skips_and_is_counted() {
+        let quick = (Duration::from_millis(5), Ok(()));
+        let overrun = (Duration::from_millis(2_500), Ok(()));
+        let started = start(vec![quick.clone(), quick, overrun]);
+        tokio::time::sleep(Duration::from_millis(7_500)).await;
+        let runs = started.runs.lock().unwrap().clone();
+        assert_eq!(runs[0], BASE_MS, "the first aligned second");
+        // The third run took 2.5 s: the two runs it covered are skipped, not run late.
+        assert_eq!(gaps(&runs), [1_000, 1_000, 3_000, 1_000, 1_000], "{runs:?}");
+        let status = started.status.get();
+        assert_eq!((status.runs, status.skipped), (6, 2));
+        assert_eq!(status.state, State::Running);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_instance_stops_while_it_waits() {
+        let started = start(Vec::new());
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let at = Instant::now();
+        started.cancel.cancel();
+        started.handle.await.unwrap();
+        assert_eq!(at.elapsed(), Duration::ZERO, "no wait for the next run");
+        assert_eq!(started.runs.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_config_error_stops_the_instance_until_something_changes() {
+        let failing = (
+            Duration::from_millis(5),
+            Err(RunError::Config("port: expected a number".into())),
+        );
+        let quick = (Duration::from_millis(5), Ok(()));
+        let started = start(vec![quick, failing]);
+        started.handle.await.unwrap();
+        let status = started.status.get();
+        assert_eq!((status.runs, status.failures), (2, 1));
+        assert_eq!(status.state, State::Stopped);
+        assert!(status.last_error.unwrap().contains("expected a number"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replacement_waits_for_the_run_in_progress_and_leaves_no_gap() {
+        let quick = (Duration::from_millis(5), Ok(()));
+        let slow = (Duration::from_millis(800), Ok(()));
+        let epoch = Instant::now();
+        let old = start_at(epoch, vec![quick.clone(), quick, slow], None);
+        // Replaced while its third run (at 2 s) is in progress.
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+        old.cancel.cancel();
+        let new = start_at(epoch, Vec::new(), Some((old.handle, old.status.clone())));
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        let mut runs = old.runs.lock().unwrap().clone();
+        assert_eq!(old.status.get().runs, 3, "the run in progress finished");
+        runs.extend(new.runs.lock().unwrap().iter());
+        assert_eq!(gaps(&runs), [1_000; 4], "{runs:?}");
+        assert_eq!(new.status.get().skipped, 0, "nothing was skipped");
     }
 }
