@@ -138,7 +138,7 @@ fn prometheus_remote_write() {
 fn an_outage_and_a_kill_lose_nothing() {
     let mut vm = Victoria::start();
     let sink = format!(
-        "{{type: prometheus_remote_write, url: \"http://{}/api/v1/write\", delivery: {{retry_max_secs: 1}}}}",
+        "{{type: prometheus_remote_write, name: remote, url: \"http://{}/api/v1/write\", delivery: {{retry_max_secs: 1}}}}",
         vm.http
     );
     let layout = layout(&sink);
@@ -155,10 +155,14 @@ fn an_outage_and_a_kill_lose_nothing() {
     wait_runs(&second, 3);
     // The buffer drains: the queued disk bytes go back to zero.
     let drained = wait_for(Duration::from_secs(60), || {
-        series(&second.stdout(), "wasmon.sink.queued_disk_bytes", &[])
-            .last()
-            .filter(|l| l.value == 0.0)
-            .map(|_| ())
+        series(
+            &second.stdout(),
+            "wasmon.sink.queued_disk_bytes",
+            &["sink=remote"],
+        )
+        .last()
+        .filter(|l| l.value == 0.0)
+        .map(|_| ())
     });
     assert!(drained.is_some(), "the disk buffer emptied");
     assert!(second.stop());
@@ -179,7 +183,7 @@ fn an_outage_and_a_kill_lose_nothing() {
 fn past_the_disk_budget_the_oldest_go_and_are_counted() {
     // Nothing listens on this port: every batch stays buffered.
     let sink = format!(
-        "{{type: influx, url: \"http://127.0.0.1:{}\", database: d, delivery: {{disk_budget_mib: 1, retry_max_secs: 1}}}}",
+        "{{type: influx, name: remote, url: \"http://127.0.0.1:{}\", database: d, delivery: {{disk_budget_mib: 1, retry_max_secs: 1}}}}",
         free_port()
     );
     let layout = Layout::new(&format!(
@@ -192,14 +196,14 @@ fn past_the_disk_budget_the_oldest_go_and_are_counted() {
     let agent = layout.start_agent_with(&["run"]);
     let dropped = wait_for(Duration::from_secs(90), || {
         let lines = agent.stdout();
-        let dropped: f64 = series(&lines, "wasmon.sink.dropped", &[])
+        let dropped: f64 = series(&lines, "wasmon.sink.dropped", &["sink=remote"])
             .iter()
             .map(|l| l.value)
             .sum();
         (dropped > 0.0).then_some(lines)
     })
     .expect("series dropped past the budget");
-    let disk = series(&dropped, "wasmon.sink.queued_disk_bytes", &[]);
+    let disk = series(&dropped, "wasmon.sink.queued_disk_bytes", &["sink=remote"]);
     assert!(!disk.is_empty(), "no wasmon.sink.queued_disk_bytes");
     assert!(
         disk.iter().all(|l| l.value <= (1 << 20) as f64 + 300_000.0),
@@ -279,19 +283,29 @@ fn faults_are_retried_and_refusals_dropped() {
     // retried; then 400: dropped and counted; then everything is accepted.
     let (addr, accepted) = fake_server(vec!["500", "429", "reset", "slow", "200", "400"]);
     let sink = format!(
-        "{{type: influx, url: \"http://{addr}\", database: d, delivery: {{request_timeout_secs: 1, retry_max_secs: 1, flush_secs: 0.5}}}}"
+        "{{type: influx, name: remote, url: \"http://{addr}\", database: d, delivery: {{request_timeout_secs: 1, retry_max_secs: 1, flush_secs: 0.5}}}}"
     );
     let layout = layout(&sink);
     let mut agent = layout.start_agent_with(&["run"]);
     let lines = wait_for(Duration::from_secs(60), || {
         let lines = agent.stdout();
-        let total = |name: &str| -> f64 { series(&lines, name, &[]).iter().map(|l| l.value).sum() };
+        let total = |name: &str| -> f64 {
+            series(&lines, name, &["sink=remote"])
+                .iter()
+                .map(|l| l.value)
+                .sum()
+        };
         // The self-metrics go out every second: wait for the report of what was sent, too.
         let reported = total("wasmon.sink.dropped") > 0.0 && total("wasmon.sink.sent") > 0.0;
         (reported && accepted.lock().unwrap().len() >= 3).then_some(lines)
     })
     .expect("a refusal counted and later batches accepted");
-    let total = |name: &str| -> f64 { series(&lines, name, &[]).iter().map(|l| l.value).sum() };
+    let total = |name: &str| -> f64 {
+        series(&lines, name, &["sink=remote"])
+            .iter()
+            .map(|l| l.value)
+            .sum()
+    };
     assert!(
         total("wasmon.sink.retried") >= 4.0,
         "retried {}",

@@ -302,11 +302,12 @@ impl AgentConfig {
         let names: Vec<String> = self.sinks.iter().map(SinkConfig::name).collect();
         for (j, name) in names.iter().enumerate() {
             if let Some(i) = names[..j].iter().position(|n| n == name) {
+                // Named by the sink, whose `name:` may be a default and nowhere in the file.
                 problems.push((
-                    format!("sinks[{j}].name"),
+                    format!("sinks[{j}]"),
                     format!(
-                        "{name:?} already names sinks[{i}]; give one of them another `name:` \
-                         (it names the sink's disk buffer and its `sink:` tag)"
+                        "its name {name:?} already names sinks[{i}]; give one of them another \
+                         `name:` (it names the sink's disk buffer and its `sink:` tag)"
                     ),
                 ));
             }
@@ -446,7 +447,8 @@ mod tests {
              self_metrics_secs: 100000\n\
              sinks:\n  \
                - {type: influx, url: 'http://h:8086', database: d, delivery: {flush_secs: 7200}}\n  \
-               - type: prometheus\n    listen: nowhere\n\
+               - type: prometheus\n    listen: nowhere\n  \
+               - {type: influx, url: 'http://h:8086', database: e}\n\
              log: {level: loud}\n\
              dogstatsd:\n  flush_secs: 0\n",
         );
@@ -460,10 +462,11 @@ mod tests {
             [
                 ("sinks[0].delivery.flush_secs", Some(4)),
                 ("sinks[1].listen", Some(6)),
-                ("log.level", Some(7)),
-                ("dogstatsd.flush_secs", Some(9)),
+                ("log.level", Some(8)),
+                ("dogstatsd.flush_secs", Some(10)),
                 ("rescan_secs", Some(1)),
                 ("self_metrics_secs", Some(2)),
+                ("sinks[2]", Some(7)),
             ],
             "{}",
             ConfigErrors(errors.clone())

@@ -20,30 +20,25 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use console::ConsoleConfig;
-use datadog::DatadogConfig;
 pub use datadog::{Dogsketch, SketchPayload, SketchSeries};
-pub use delivery::{Delivery, SinkStats, StatsSnapshot};
-use influx::InfluxConfig;
-use opentsdb::OpentsdbConfig;
-use prometheus::PrometheusConfig;
-use remote_write::RemoteWriteConfig;
+pub use delivery::{SinkStats, StatsSnapshot};
 use sink::{Built, Queue, Sink, sinks};
 
 use crate::model::Payload;
 
 sinks! {
     /// Prints every series and service check to standard output, one line each.
-    "console" => Console(ConsoleConfig),
+    "console" => Console(console::ConsoleConfig),
     /// Datadog's APIs: series, service checks, events and distributions.
-    "datadog" => Datadog(DatadogConfig),
+    "datadog" => Datadog(datadog::DatadogConfig),
     /// OpenTSDB: telnet `put` lines (tcollector's protocol) or the HTTP `/api/put` API.
-    "opentsdb" => Opentsdb(OpentsdbConfig),
+    "opentsdb" => Opentsdb(opentsdb::OpentsdbConfig),
     /// InfluxDB line protocol over HTTP, v1 or v2.
-    "influx" => Influx(InfluxConfig),
+    "influx" => Influx(influx::InfluxConfig),
     /// Prometheus remote write 1.0 (protobuf, snappy).
-    "prometheus_remote_write" => PrometheusRemoteWrite(RemoteWriteConfig),
+    "prometheus_remote_write" => PrometheusRemoteWrite(remote_write::RemoteWriteConfig),
     /// A Prometheus scrape endpoint (`/metrics`) with the latest value of every series.
-    "prometheus" => Prometheus(PrometheusConfig),
+    "prometheus" => Prometheus(prometheus::PrometheusConfig),
 }
 
 /// Payloads a sink's queue holds before senders wait.
@@ -115,29 +110,39 @@ impl std::fmt::Display for OrphanBuffer {
 }
 
 impl Sinks {
-    /// Starts every configured sink; remote sinks buffer under `data_dir`. An error names the
-    /// sink that could not start.
+    /// Starts every configured sink; remote sinks buffer under `data_dir`. Every sink is checked
+    /// and built before any starts; an error names the sink that could not start.
     pub fn start(configs: &[SinkConfig], data_dir: &Path) -> anyhow::Result<Self> {
+        let mut built = Vec::new();
+        for config in configs {
+            let name: Arc<str> = config.name().into();
+            if let Some((field, message)) = config.problems().into_iter().next() {
+                anyhow::bail!("sink {name}: {field}: {message}");
+            }
+            let sink = config
+                .build()
+                .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?;
+            built.push((name, sink));
+        }
         let mut queues = Vec::new();
         let mut writers = Vec::new();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
+        let mut buffers = Vec::new();
         let stop = CancellationToken::new();
-        for config in configs {
-            let name: Arc<str> = config.name().into();
-            let fail = |e: String| anyhow::anyhow!("sink {name}: {e}");
-            let built = config.build().map_err(fail)?;
+        for (name, sink) in built {
             let (tx, rx) = mpsc::channel(QUEUE_PAYLOADS);
             let stats = Arc::new(SinkStats::default());
             let queue = Queue::new(rx, stats.clone());
-            match built {
+            match sink {
                 Built::Local(run) => writers.push(run(queue)),
                 Built::Remote(transport, delivery) => {
                     let remote =
                         delivery::Remote::start(&name, transport, delivery, queue, data_dir, &stop)
-                            .map_err(fail)?;
+                            .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?;
                     writers.push(remote.writer);
                     senders.push(remote.sender);
+                    buffers.push(name.clone());
                 }
             }
             queues.push(QueueSender {
@@ -146,7 +151,7 @@ impl Sinks {
             });
             handles.push(SinkHandle { name, stats });
         }
-        let orphans = orphan_buffers(data_dir, &handles);
+        let orphans = orphan_buffers(data_dir, &buffers);
         for orphan in &orphans {
             let folder = data_dir.join("buffer").join(&orphan.folder);
             tracing::warn!(folder = %folder.display(), "{orphan}");
@@ -192,8 +197,8 @@ impl Sinks {
     }
 }
 
-/// Buffer folders that hold data but belong to none of `sinks`.
-fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<OrphanBuffer> {
+/// Buffer folders that hold data but belong to none of the remote sinks `owners`.
+fn orphan_buffers(data_dir: &Path, owners: &[Arc<str>]) -> Vec<OrphanBuffer> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("buffer")) else {
         return Vec::new();
     };
@@ -201,7 +206,7 @@ fn orphan_buffers(data_dir: &Path, sinks: &[SinkHandle]) -> Vec<OrphanBuffer> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            if sinks.iter().any(|s| *s.name == *name) {
+            if owners.iter().any(|owner| **owner == *name) {
                 return None;
             }
             let bytes: u64 = std::fs::read_dir(e.path())

@@ -58,6 +58,16 @@ impl Queue {
     }
 }
 
+impl Drop for Queue {
+    /// A sink that ends early (its output gone) leaves nothing counted as queued.
+    fn drop(&mut self) {
+        self.payloads.close();
+        while let Ok(payload) = self.payloads.try_recv() {
+            self.stats.unqueue(&payload);
+        }
+    }
+}
+
 /// Registers the sinks: `"type" => Variant(Config)` each, generating [`SinkConfig`].
 macro_rules! sinks {
     ($($(#[$doc:meta])* $kind:literal => $variant:ident($config:ty),)+) => {
@@ -116,8 +126,18 @@ impl super::SinkConfig {
     }
 }
 
+/// Why `value` cannot be sent as an HTTP header's value, if it cannot (the value itself is
+/// not repeated: it is often a secret).
+pub(super) fn header_problem(value: &str) -> Option<String> {
+    reqwest::header::HeaderValue::from_str(value)
+        .is_err()
+        .then(|| {
+            "cannot be sent in an HTTP header (a newline or another control character?)".into()
+        })
+}
+
 /// Why `text` is not an `http://` or `https://` URL, if it is not.
-pub fn url_problem(text: &str) -> Option<String> {
+pub(super) fn url_problem(text: &str) -> Option<String> {
     match reqwest::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => None,
         Ok(u) => Some(format!(
@@ -151,7 +171,7 @@ fn slug(destination: &str) -> String {
 }
 
 /// Why `name` cannot name a sink, if it cannot.
-pub fn name_problem(name: &str) -> Option<String> {
+fn name_problem(name: &str) -> Option<String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME
         && !name.starts_with('.')
@@ -191,6 +211,14 @@ mod tests {
             ),
             ["delivery.flush_secs", "delivery.batch_max_series"]
         );
+        // A key that cannot be a header is refused without being repeated.
+        let sink: SinkConfig =
+            serde_yaml::from_str("{type: datadog, url: 'http://h', api_key: \"s3cret\\n\"}")
+                .unwrap();
+        let problems = sink.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "api_key");
+        assert!(!problems[0].1.contains("s3cret"), "{problems:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::sinks::delivery::Delivery;
-use crate::sinks::sink::url_problem;
+use crate::sinks::sink::{header_problem, url_problem};
 
 /// Datadog's APIs: series, service checks, events and distributions.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -28,6 +28,10 @@ impl DatadogConfig {
     /// What is wrong with its fields.
     pub fn problems(&self) -> Vec<(String, String)> {
         let url = url_problem(&self.url).map(|p| ("url".to_string(), p));
-        url.into_iter().chain(self.delivery.problems()).collect()
+        let key = header_problem(&self.api_key).map(|p| ("api_key".to_string(), p));
+        url.into_iter()
+            .chain(key)
+            .chain(self.delivery.problems())
+            .collect()
     }
 }

@@ -232,6 +232,7 @@ async fn send_loop(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let stats = buffer.stats.clone();
+    let carries_service_checks = transport.carries_service_checks();
     let mut backoff = FIRST_BACKOFF;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let mut repeats = Repeats::new(REPEAT_LOG);
@@ -274,7 +275,9 @@ async fn send_loop(
                 continue;
             }
         };
-        if batch.is_empty() {
+        // A backend that takes series only has nothing to send in a batch without any (one a
+        // sink of another type left in a buffer of the same name).
+        if batch.is_empty() || (!carries_service_checks && batch.series.is_empty()) {
             acknowledge(&buffer, &record, &sink);
             continue;
         }
@@ -497,6 +500,11 @@ mod tests {
         running.stop.cancel();
         running.remote.sender.await.unwrap();
         assert!(stopped.elapsed() <= DRAIN, "{:?}", stopped.elapsed());
+        let asked = running.asked.lock().unwrap().clone();
+        assert!(
+            asked.iter().any(|at| *at >= stopped),
+            "it kept sending while draining: {asked:?}"
+        );
         assert!(running.stats.disk_bytes.load(Relaxed) > 0, "left on disk");
     }
 }

@@ -27,7 +27,7 @@ pub enum SendError {
 
 impl SendError {
     /// The same error with what the server said appended, when it said anything.
-    pub fn with_detail(self, detail: &str) -> Self {
+    fn with_detail(self, detail: &str) -> Self {
         if detail.is_empty() {
             return self;
         }
@@ -85,8 +85,9 @@ impl Http {
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("{name:?} is not a valid header name"))?;
+            // The value is not repeated: it is often a secret.
             let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("{value:?} is not a valid header value"))?;
+                .map_err(|_| format!("the value of header {name} cannot be sent"))?;
             map.insert(name, value);
         }
         Ok(Self {
@@ -168,7 +169,7 @@ async fn body_excerpt(mut response: reqwest::Response) -> String {
 
 /// 2xx delivered; 408, 429 and 5xx retried (after `Retry-After` seconds when given); any
 /// other answer rejected.
-pub fn classify(status: StatusCode, headers: &HeaderMap) -> Result<(), SendError> {
+fn classify(status: StatusCode, headers: &HeaderMap) -> Result<(), SendError> {
     if status.is_success() {
         return Ok(());
     }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::sinks::delivery::Delivery;
-use crate::sinks::sink::url_problem;
+use crate::sinks::sink::{header_problem, url_problem};
 
 /// InfluxDB line protocol over HTTP, v1 (`/write`) or v2 (`/api/v2/write`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -44,6 +44,9 @@ impl InfluxConfig {
                 "database".into(),
                 "set `database` (InfluxDB 1.x) or `org` and `bucket` (2.x)".into(),
             ));
+        }
+        if let Some(problem) = self.token.as_deref().and_then(header_problem) {
+            problems.push(("token".into(), problem));
         }
         problems.extend(self.delivery.problems());
         problems

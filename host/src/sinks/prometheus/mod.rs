@@ -60,7 +60,7 @@ async fn run(listener: std::net::TcpListener, mut queue: Queue) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
-            tracing::error!("prometheus sink: cannot serve: {e}");
+            tracing::error!("scrape endpoint: cannot serve: {e}");
             return;
         }
     };
