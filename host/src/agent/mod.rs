@@ -1,6 +1,7 @@
 //! The daemon: a supervisor keeps every configured instance running on its own task, and
 //! reloads when files change (watched), on SIGHUP, on API request, and every `rescan_secs`.
 
+mod diff;
 mod pidfile;
 mod placement;
 mod self_metrics;

@@ -5,18 +5,18 @@
 //! stops what was running: the previous version keeps running and the error is reported.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::diff::{Actual, Key, ModuleStep, leftovers, module_step, needs_start};
 use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::catalog::{
-    ModuleCache, Origin, check_configs, failure_report, load_cached, missing_module,
-    prepare_instance,
+    Located, ModuleCache, ModuleFile, Origin, failure_report, find_module, load_cached,
+    missing_module, observe, prepare_instance,
 };
 use crate::config::{AgentConfig, CheckFile};
 use crate::intake::IntakeStats;
@@ -24,9 +24,6 @@ use crate::registry::SourcesState;
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
 use crate::sinks::{OrphanBuffer, PayloadSender, SinkHandle, Sinks};
-
-/// A module whose size or modification time changed this recently is still being written.
-const SETTLE: Duration = Duration::from_millis(500);
 
 /// What a reconciliation left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +36,8 @@ pub enum Outcome {
 
 struct Loaded {
     module: CheckModule,
-    path: PathBuf,
-    stamp: (SystemTime, u64),
+    /// The file it was loaded from, as it was then.
+    file: ModuleFile,
 }
 
 struct Running {
@@ -53,14 +50,6 @@ struct Running {
     schedule: Schedule,
     timeout: Duration,
     grants: Vec<String>,
-}
-
-enum ModuleState {
-    Ready,
-    Settling,
-    /// New or changed since it was loaded, with its modification time and size.
-    Load((SystemTime, u64)),
-    Refused(String),
 }
 
 /// An instance that could not start, reported until it does.
@@ -76,8 +65,7 @@ enum Job {
     /// A module compiled (or read from the cache).
     Loaded {
         file: Arc<CheckFile>,
-        path: PathBuf,
-        stamp: (SystemTime, u64),
+        module: ModuleFile,
         loaded: Result<(CheckModule, Origin), String>,
     },
     /// An instance prepared.
@@ -149,66 +137,56 @@ impl Supervisor {
         }
     }
 
-    /// Brings the running instances in line with the files. Modules load and instances
+    /// Brings the running instances in line with the sources. Modules load and instances
     /// start concurrently, each as soon as it is ready: a slow or hostile module delays no
     /// other.
     pub async fn reconcile(&mut self) -> Outcome {
-        let mut problems = Vec::new();
-        let mut outcome = Outcome::Done;
-        let mut desired: BTreeSet<(String, usize)> = BTreeSet::new();
-        let mut placed: BTreeSet<(String, usize)> = BTreeSet::new();
-        // Checks whose running instances stay as they are (broken config, module in flux).
-        let mut untouched: HashSet<String> = HashSet::new();
-        let files = match check_configs(&self.config) {
-            Ok((files, twice)) => {
-                problems.extend(twice);
-                files
-            }
-            Err(e) => {
-                self.problems = vec![format!(
-                    "{}: cannot list check configs: {e}",
-                    self.config.conf_d.display()
-                )];
+        let observed = match observe(&self.config) {
+            Ok(observed) => observed,
+            Err(problem) => {
+                self.problems = vec![problem];
                 return Outcome::Done;
             }
         };
+        let mut problems = observed.problems;
+        let mut outcome = Outcome::Done;
+        let mut wanted: BTreeSet<Key> = BTreeSet::new();
+        let mut placed: BTreeSet<Key> = BTreeSet::new();
+        // Checks whose running instances stay as they are (broken config, module in flux).
+        let mut held: HashSet<String> = observed.broken.into_iter().collect();
         let mut jobs: JoinSet<Job> = JoinSet::new();
-        for found in files {
-            let file = match found.load() {
-                Ok(file) => Arc::new(file),
-                Err(errors) => {
-                    problems.extend(errors.0.iter().map(ToString::to_string));
-                    untouched.insert(found.check);
+        for (file, located) in observed.checks {
+            let module = match located {
+                Located::Found(module) => module,
+                Located::Missing(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+                Located::Unreadable(problem) => {
+                    problems.push(self.refused(&file.check, problem));
+                    held.insert(file.check.clone());
                     continue;
                 }
             };
-            let Some(module_path) = self.config.find_module(&file.check) else {
-                problems.push(missing_module(&self.config, &file));
-                continue;
-            };
-            match self.module_state(&file.check, &module_path) {
-                ModuleState::Ready => {
-                    self.prepare_changed(&file, &mut desired, &mut placed, &mut jobs)
+            let loaded = self.modules.get(&file.check).map(|l| &l.file);
+            match module_step(&module, loaded, SystemTime::now()) {
+                ModuleStep::Ready => {
+                    self.prepare_changed(&file, &mut wanted, &mut placed, &mut jobs)
                 }
-                ModuleState::Settling => {
+                ModuleStep::Settling => {
                     outcome = Outcome::RetrySoon;
-                    untouched.insert(file.check.clone());
+                    held.insert(file.check.clone());
                 }
-                ModuleState::Load(stamp) => {
+                ModuleStep::Load => {
                     let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
                     jobs.spawn_blocking(move || {
-                        let loaded = cache.load(&engine, &module_path);
+                        let loaded = cache.load(&engine, &module.path);
                         Job::Loaded {
                             file,
-                            path: module_path,
-                            stamp,
+                            module,
                             loaded: loaded.map_err(|e| e.to_string()),
                         }
                     });
-                }
-                ModuleState::Refused(e) => {
-                    problems.push(self.refused(&file.check, e));
-                    untouched.insert(file.check.clone());
                 }
             }
         }
@@ -216,12 +194,11 @@ impl Supervisor {
             match done {
                 Ok(Job::Loaded {
                     file,
-                    path,
-                    stamp,
-                    loaded: Ok((module, origin)),
+                    module,
+                    loaded: Ok((loaded, origin)),
                 }) => {
-                    self.loaded(&file.check, module, origin, path, stamp);
-                    self.prepare_changed(&file, &mut desired, &mut placed, &mut jobs);
+                    self.loaded(&file.check, loaded, origin, module);
+                    self.prepare_changed(&file, &mut wanted, &mut placed, &mut jobs);
                 }
                 Ok(Job::Loaded {
                     file,
@@ -229,7 +206,7 @@ impl Supervisor {
                     ..
                 }) => {
                     problems.push(self.refused(&file.check, e));
-                    untouched.insert(file.check.clone());
+                    held.insert(file.check.clone());
                 }
                 Ok(Job::Prepared {
                     file,
@@ -253,32 +230,28 @@ impl Supervisor {
                 Err(e) => problems.push(format!("preparing a check failed: {e}")),
             }
         }
-        let gone: Vec<(String, usize)> = self
-            .running
-            .keys()
-            .filter(|k| !desired.contains(*k) && !untouched.contains(&k.0))
-            .cloned()
-            .collect();
-        for key in gone {
+        let actual = Actual {
+            running: self.running.keys().cloned().collect(),
+            failing: self.failing.keys().cloned().collect(),
+            modules: self.modules.keys().cloned().collect(),
+            placed: std::mem::take(&mut self.placed),
+        };
+        let left = leftovers(&actual, &wanted, &placed, &held);
+        for key in left.stop {
             if let Some(r) = self.running.remove(&key) {
                 tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
                 r.cancel.cancel();
             }
         }
-        self.failing.retain(|key, failing| {
-            let keep = desired.contains(key) && !self.running.contains_key(key);
-            if !keep {
+        for key in left.stop_reporting {
+            if let Some(failing) = self.failing.remove(&key) {
                 failing.cancel.cancel();
             }
-            keep
-        });
-        placed.extend(
-            self.placed
-                .iter()
-                .filter(|k| untouched.contains(&k.0))
-                .cloned(),
-        );
-        self.placed = placed;
+        }
+        for check in left.forget {
+            self.modules.remove(&check);
+        }
+        self.placed = left.placed;
         self.placement.set_owned(
             self.placed
                 .iter()
@@ -286,9 +259,6 @@ impl Supervisor {
                 .map(|(check, index)| format!("{check}[{index}]"))
                 .collect(),
         );
-        self.modules.retain(|check, _| {
-            desired.iter().any(|(c, _)| c == check) || untouched.contains(check)
-        });
         self.cache.prune(
             &self
                 .modules
@@ -315,9 +285,7 @@ impl Supervisor {
         let module = match self.modules.get(&file.check) {
             Some(loaded) => loaded.module.clone(),
             None => {
-                let path = self
-                    .config
-                    .find_module(&file.check)
+                let path = find_module(&self.config, &file.check)
                     .ok_or_else(|| missing_module(&self.config, file))?;
                 load_cached(&self.runtime, &self.cache, path).await?
             }
@@ -379,8 +347,8 @@ impl Supervisor {
     fn prepare_changed(
         &self,
         file: &Arc<CheckFile>,
-        desired: &mut BTreeSet<(String, usize)>,
-        placed: &mut BTreeSet<(String, usize)>,
+        wanted: &mut BTreeSet<Key>,
+        placed: &mut BTreeSet<Key>,
         jobs: &mut JoinSet<Job>,
     ) {
         let Some(loaded) = self.modules.get(&file.check) else {
@@ -396,19 +364,15 @@ impl Supervisor {
             if self.placement.by_group(instance) {
                 placed.insert(key.clone());
             }
-            desired.insert(key.clone());
+            wanted.insert(key.clone());
             let fingerprint = instance.fingerprint ^ module_and_agent;
-            let unchanged = |f: u64| f == fingerprint;
-            let failed_alike = self
+            let running = self.running.get(&key).map(|r| r.fingerprint);
+            let failing = self
                 .failing
                 .get(&key)
-                .is_some_and(|f| unchanged(f.fingerprint));
-            if self
-                .running
-                .get(&key)
-                .is_some_and(|r| unchanged(r.fingerprint))
-                || (failed_alike && !self.due_retry(&key))
-            {
+                .map(|f| (f.fingerprint, f.since.elapsed()));
+            let rescan = Duration::from_secs(self.config.rescan_secs);
+            if !needs_start(fingerprint, running, failing, rescan) {
                 continue;
             }
             let (config, runtime, module) = (
@@ -430,14 +394,6 @@ impl Supervisor {
                 }
             });
         }
-    }
-
-    /// Whether a failing instance is tried again now (at most every `rescan_secs`).
-    fn due_retry(&self, key: &(String, usize)) -> bool {
-        let rescan = Duration::from_secs(self.config.rescan_secs);
-        self.failing
-            .get(key)
-            .is_none_or(|f| f.since.elapsed() + Duration::from_secs(1) >= rescan)
     }
 
     /// Reports an instance that could not start as CRITICAL at its interval, until it starts.
@@ -469,36 +425,8 @@ impl Supervisor {
         );
     }
 
-    /// What to do about the module at `path` for `check`.
-    fn module_state(&self, check: &str, path: &Path) -> ModuleState {
-        let stamp = match std::fs::metadata(path) {
-            Ok(m) => (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()),
-            Err(e) => return ModuleState::Refused(format!("{}: {e}", path.display())),
-        };
-        if self
-            .modules
-            .get(check)
-            .is_some_and(|l| l.path == path && l.stamp == stamp)
-        {
-            return ModuleState::Ready;
-        }
-        // A pulled module is written whole (a temporary and a rename) by its poller.
-        let pulled = self.config.source_of(check).is_some();
-        if !pulled && stamp.0.elapsed().is_ok_and(|age| age < SETTLE) {
-            return ModuleState::Settling;
-        }
-        ModuleState::Load(stamp)
-    }
-
     /// Keeps a freshly loaded module.
-    fn loaded(
-        &mut self,
-        check: &str,
-        module: CheckModule,
-        origin: Origin,
-        path: PathBuf,
-        stamp: (SystemTime, u64),
-    ) {
+    fn loaded(&mut self, check: &str, module: CheckModule, origin: Origin, file: ModuleFile) {
         if origin == Origin::Compiled {
             release_freed_memory();
         }
@@ -516,14 +444,8 @@ impl Supervisor {
                 }
             }
         }
-        self.modules.insert(
-            check.to_string(),
-            Loaded {
-                module,
-                path,
-                stamp,
-            },
-        );
+        self.modules
+            .insert(check.to_string(), Loaded { module, file });
     }
 
     /// Starts a prepared instance, replacing (between two runs) the one it supersedes.

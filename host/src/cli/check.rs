@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, Entry, ModuleCache, missing_module, prepare};
+use crate::catalog::{Catalog, Entry, ModuleCache, find_module, missing_module, prepare};
 use crate::config::{AgentConfig, CheckFile};
 use crate::model::{Event, Payload, SeriesKind, Status};
 use crate::runtime::Runtime;
@@ -171,7 +171,7 @@ async fn trial(
     };
     let path = match wasm {
         Some(path) => path.to_path_buf(),
-        None => match config.find_module(name) {
+        None => match find_module(config, name) {
             Some(path) => path,
             None => {
                 catalog.problems.push(missing_module(config, &file));

@@ -378,19 +378,6 @@ impl AgentConfig {
                 .into_owned(),
         }
     }
-
-    /// Where `<check>.wasm` is: for a check from a registry source, its last verified
-    /// version; else the first folder of `checks_d` that has it.
-    pub fn find_module(&self, check: &str) -> Option<PathBuf> {
-        if let Some(source) = self.source_of(check) {
-            return crate::registry::Store::new(&self.data_dir, &source.check).current_module();
-        }
-        let file = format!("{check}.wasm");
-        self.checks_d
-            .iter()
-            .map(|d| d.join(&file))
-            .find(|p| p.is_file())
-    }
 }
 
 #[cfg(test)]
