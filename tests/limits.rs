@@ -101,6 +101,44 @@ fn floods_are_capped_and_counted_and_the_healthy_check_keeps_time() {
 }
 
 #[test]
+fn a_module_that_never_describes_itself_holds_up_no_later_change() {
+    let layout = Layout::new("");
+    layout.check_config("emit", HEALTHY);
+    let mut agent = layout.start_agent();
+    let first = agent.wait_for_stdout(10 * SECOND, |l| l.starts_with("test.emit.gauge "));
+    assert!(first.is_some(), "{:?}", agent.stderr());
+    // Added while running: its start takes the whole start timeout (5 s)...
+    layout.check_config("slow_start", "instances:\n  - min_collection_interval: 1\n");
+    assert!(
+        agent
+            .wait_for_stderr(5 * SECOND, |l| l
+                .contains("module compiled check=\"slow_start\""))
+            .is_some(),
+        "{:?}",
+        agent.stderr()
+    );
+    // ...and an edit made meanwhile starts its instance before that timeout is up.
+    layout.check_config(
+        "emit",
+        &format!("{HEALTHY}  - {{min_collection_interval: 1, tags: [\"role:second\"]}}\n"),
+    );
+    let critical = agent.wait_for_stdout(15 * SECOND, |l| {
+        l.starts_with("SERVICE_CHECK wasmon.check.status") && l.contains("check=slow_start")
+    });
+    assert!(critical.is_some(), "{:?}", agent.stderr());
+    let out = agent.stdout();
+    let at = |pred: &dyn Fn(&str) -> bool| out.iter().position(|l| pred(l));
+    let second = at(&|l| l.starts_with("test.emit.gauge ") && l.contains("role=second"));
+    let failed = at(&|l| l.contains("check=slow_start") && l.contains("CRITICAL"));
+    assert!(
+        second.is_some_and(|second| failed.is_none_or(|failed| second < failed)),
+        "the edit waited for the slow module: second run at line {second:?}, its failure at \
+         {failed:?}"
+    );
+    assert!(agent.stop());
+}
+
+#[test]
 fn a_module_that_never_describes_itself_delays_no_other_and_is_reported() {
     let layout = Layout::new("");
     layout.check_config("slow_start", "instances:\n  - min_collection_interval: 1\n");

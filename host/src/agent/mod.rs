@@ -142,7 +142,8 @@ impl Agent {
             sources.state(),
             intake,
         );
-        let first = supervisor.reconcile().await;
+        let first = supervisor.reconcile();
+        supervisor.settle().await;
         let report = supervisor.status();
         tracing::info!(
             instances = report.instances.len(),
@@ -234,10 +235,13 @@ async fn serve(
 ) -> (Supervisor, Sources) {
     let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + rescan, rescan);
     let mut retry = (first == Outcome::RetrySoon).then(|| tokio::time::Instant::now() + RETRY);
+    // Reloads answered once what they started has settled.
+    let mut reloads: Vec<oneshot::Sender<StatusReport>> = Vec::new();
     loop {
         let retry_at = retry.unwrap_or_else(|| tokio::time::Instant::now() + rescan * 2);
         tokio::select! {
             () = shutdown.cancelled() => return (supervisor, sources),
+            Some(done) = supervisor.next_done() => supervisor.complete(done),
             request = requests.recv() => match request {
                 None => return (supervisor, sources),
                 Some(Request::Status(answer)) => {
@@ -249,13 +253,13 @@ async fn serve(
                 Some(Request::Reload(answer)) => {
                     supervisor.reload_config();
                     sources.apply(supervisor.config());
-                    retry = next_retry(supervisor.reconcile().await);
-                    let _ = answer.send(supervisor.status());
+                    retry = next_retry(supervisor.reconcile());
+                    reloads.push(answer);
                 }
                 Some(Request::Changed) => {
                     tokio::time::sleep(DEBOUNCE).await;
-                    // More changes are folded into this reload; other requests are answered
-                    // after it, never dropped.
+                    // More changes are folded into this reconciliation; other requests are
+                    // answered after it, never dropped.
                     let mut deferred = Vec::new();
                     while let Ok(request) = requests.try_recv() {
                         if !matches!(request, Request::Changed) {
@@ -267,10 +271,11 @@ async fn serve(
                         supervisor.reload_config();
                         sources.apply(supervisor.config());
                     }
-                    retry = next_retry(supervisor.reconcile().await);
+                    retry = next_retry(supervisor.reconcile());
                     for request in deferred {
                         match request {
-                            Request::Reload(answer) | Request::Status(answer) => {
+                            Request::Reload(answer) => reloads.push(answer),
+                            Request::Status(answer) => {
                                 let _ = answer.send(supervisor.status());
                             }
                             Request::TryInstance(file, index, answer) => {
@@ -281,10 +286,15 @@ async fn serve(
                     }
                 }
             },
-            _ = timer.tick() => retry = next_retry(supervisor.reconcile().await),
-            () = placement.moved() => retry = next_retry(supervisor.reconcile().await),
+            _ = timer.tick() => retry = next_retry(supervisor.reconcile()),
+            () = placement.moved() => retry = next_retry(supervisor.reconcile()),
             () = tokio::time::sleep_until(retry_at), if retry.is_some() => {
-                retry = next_retry(supervisor.reconcile().await);
+                retry = next_retry(supervisor.reconcile());
+            }
+        }
+        if supervisor.idle() {
+            for answer in reloads.drain(..) {
+                let _ = answer.send(supervisor.status());
             }
         }
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::diff::{Actual, Key, ModuleStep, leftovers, module_step, needs_start};
@@ -60,11 +60,11 @@ struct Failing {
     since: Instant,
 }
 
-/// What a reconciliation waits for.
-enum Job {
+/// A load or prepare that finished.
+pub enum Job {
     /// A module compiled (or read from the cache).
     Loaded {
-        file: Arc<CheckFile>,
+        check: String,
         module: ModuleFile,
         loaded: Result<(CheckModule, Origin), String>,
     },
@@ -77,6 +77,12 @@ enum Job {
     },
 }
 
+/// What a task in flight is doing.
+enum Pending {
+    Load(String),
+    Prepare(Key),
+}
+
 /// The agent's instances and the modules they run.
 pub struct Supervisor {
     config: AgentConfig,
@@ -87,6 +93,17 @@ pub struct Supervisor {
     running: BTreeMap<(String, usize), Running>,
     failing: BTreeMap<(String, usize), Failing>,
     problems: Vec<String>,
+    /// The problems of the previous pass: one still there is not logged again.
+    logged: Vec<String>,
+    /// Loads and prepares in flight, across passes, and what each is doing.
+    jobs: JoinSet<Job>,
+    jobs_of: HashMap<tokio::task::Id, Pending>,
+    /// The module file each loading check is being loaded from.
+    loading: HashMap<String, ModuleFile>,
+    /// The fingerprint each instance in preparation is prepared at.
+    preparing: HashMap<Key, u64>,
+    /// The latest config of each check, for a module that finishes loading.
+    files: HashMap<String, Arc<CheckFile>>,
     started_ms: i64,
     sinks: Vec<SinkHandle>,
     /// Buffer folders no sink owns.
@@ -125,6 +142,12 @@ impl Supervisor {
             running: BTreeMap::new(),
             failing: BTreeMap::new(),
             problems: Vec::new(),
+            logged: Vec::new(),
+            jobs: JoinSet::new(),
+            jobs_of: HashMap::new(),
+            loading: HashMap::new(),
+            preparing: HashMap::new(),
+            files: HashMap::new(),
             started_ms: scheduler::now_ms(),
             sinks: sinks.handles(),
             orphans: sinks.orphans().to_vec(),
@@ -137,10 +160,11 @@ impl Supervisor {
         }
     }
 
-    /// Brings the running instances in line with the sources. Modules load and instances
-    /// start concurrently, each as soon as it is ready: a slow or hostile module delays no
-    /// other.
-    pub async fn reconcile(&mut self) -> Outcome {
+    /// Brings the running instances in line with the sources: decides what to stop at once,
+    /// and starts loading and preparing what changed, each on its own task whose result
+    /// [`Self::complete`] takes. Nothing waits here for a module: a slow or hostile one
+    /// delays no other, in this pass or a later one.
+    pub fn reconcile(&mut self) -> Outcome {
         let observed = match observe(&self.config) {
             Ok(observed) => observed,
             Err(problem) => {
@@ -148,14 +172,16 @@ impl Supervisor {
                 return Outcome::Done;
             }
         };
-        let mut problems = observed.problems;
+        self.logged = std::mem::take(&mut self.problems);
         let mut outcome = Outcome::Done;
         let mut wanted: BTreeSet<Key> = BTreeSet::new();
         let mut placed: BTreeSet<Key> = BTreeSet::new();
         // Checks whose running instances stay as they are (broken config, module in flux).
         let mut held: HashSet<String> = observed.broken.into_iter().collect();
-        let mut jobs: JoinSet<Job> = JoinSet::new();
+        let mut problems = observed.problems;
+        self.files.clear();
         for (file, located) in observed.checks {
+            self.files.insert(file.check.clone(), file.clone());
             let module = match located {
                 Located::Found(module) => module,
                 Located::Missing(problem) => {
@@ -170,66 +196,20 @@ impl Supervisor {
             };
             let loaded = self.modules.get(&file.check).map(|l| &l.file);
             match module_step(&module, loaded, SystemTime::now()) {
-                ModuleStep::Ready => {
-                    self.prepare_changed(&file, &mut wanted, &mut placed, &mut jobs)
-                }
+                ModuleStep::Ready => self.prepare_changed(&file, &mut wanted, &mut placed),
                 ModuleStep::Settling => {
                     outcome = Outcome::RetrySoon;
                     held.insert(file.check.clone());
                 }
                 ModuleStep::Load => {
-                    let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
-                    jobs.spawn_blocking(move || {
-                        let loaded = cache.load(&engine, &module.path);
-                        Job::Loaded {
-                            file,
-                            module,
-                            loaded: loaded.map_err(|e| e.to_string()),
-                        }
-                    });
-                }
-            }
-        }
-        while let Some(done) = jobs.join_next().await {
-            match done {
-                Ok(Job::Loaded {
-                    file,
-                    module,
-                    loaded: Ok((loaded, origin)),
-                }) => {
-                    self.loaded(&file.check, loaded, origin, module);
-                    self.prepare_changed(&file, &mut wanted, &mut placed, &mut jobs);
-                }
-                Ok(Job::Loaded {
-                    file,
-                    loaded: Err(e),
-                    ..
-                }) => {
-                    problems.push(self.refused(&file.check, e));
+                    // What runs stays until the load says otherwise.
                     held.insert(file.check.clone());
+                    self.load(&file.check, module);
                 }
-                Ok(Job::Prepared {
-                    file,
-                    index,
-                    fingerprint,
-                    prepared,
-                }) => {
-                    let key = (file.check.clone(), index);
-                    match prepared {
-                        Ok(prepared) => self.start(key, fingerprint, *prepared),
-                        Err(e) => {
-                            if self.running.contains_key(&key) {
-                                problems.push(format!("{e} (the previous config keeps running)"));
-                            } else {
-                                self.report_failing(&file, index, fingerprint, &e);
-                                problems.push(e);
-                            }
-                        }
-                    }
-                }
-                Err(e) => problems.push(format!("preparing a check failed: {e}")),
             }
         }
+        self.preparing
+            .retain(|key, _| wanted.contains(key) || held.contains(&key.0));
         let actual = Actual {
             running: self.running.keys().cloned().collect(),
             failing: self.failing.keys().cloned().collect(),
@@ -252,13 +232,7 @@ impl Supervisor {
             self.modules.remove(&check);
         }
         self.placed = left.placed;
-        self.placement.set_owned(
-            self.placed
-                .iter()
-                .filter(|k| self.running.contains_key(*k))
-                .map(|(check, index)| format!("{check}[{index}]"))
-                .collect(),
-        );
+        self.publish_owned();
         self.cache.prune(
             &self
                 .modules
@@ -266,13 +240,152 @@ impl Supervisor {
                 .map(|l| l.module.sha256.clone())
                 .collect(),
         );
-        for problem in &problems {
-            if !self.problems.contains(problem) {
-                tracing::error!("{problem}");
+        for problem in problems {
+            self.problem(problem);
+        }
+        outcome
+    }
+
+    /// The next load or prepare to finish; `None` when none is in flight.
+    pub async fn next_done(&mut self) -> Option<Result<(tokio::task::Id, Job), JoinError>> {
+        self.jobs.join_next_with_id().await
+    }
+
+    /// Whether no load or prepare is in flight.
+    pub fn idle(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Takes what every load and prepare in flight comes to.
+    pub async fn settle(&mut self) {
+        while let Some(done) = self.next_done().await {
+            self.complete(done);
+        }
+    }
+
+    /// Takes a finished load or prepare: a loaded module prepares its check's changed
+    /// instances, a prepared instance starts. A result a later pass superseded is dropped.
+    pub fn complete(&mut self, done: Result<(tokio::task::Id, Job), JoinError>) {
+        let job = match done {
+            Ok((id, job)) => {
+                self.jobs_of.remove(&id);
+                job
+            }
+            Err(e) => {
+                // Forget what it was doing, so that the next pass tries again.
+                match self.jobs_of.remove(&e.id()) {
+                    Some(Pending::Load(check)) => drop(self.loading.remove(&check)),
+                    Some(Pending::Prepare(key)) => drop(self.preparing.remove(&key)),
+                    None => {}
+                }
+                self.problem(format!("preparing a check failed: {e}"));
+                return;
+            }
+        };
+        match job {
+            Job::Loaded {
+                check,
+                module,
+                loaded,
+            } => {
+                if self.loading.get(&check) != Some(&module) {
+                    return;
+                }
+                self.loading.remove(&check);
+                match loaded {
+                    Ok((loaded, origin)) => {
+                        self.loaded(&check, loaded, origin, module);
+                        if let Some(file) = self.files.get(&check).cloned() {
+                            let (mut wanted, mut placed) = (BTreeSet::new(), BTreeSet::new());
+                            self.prepare_changed(&file, &mut wanted, &mut placed);
+                            self.placed.extend(placed);
+                            // Reported failures of instances no longer there end.
+                            let gone: Vec<Key> = self
+                                .failing
+                                .keys()
+                                .filter(|k| k.0 == check && !wanted.contains(*k))
+                                .cloned()
+                                .collect();
+                            for key in gone {
+                                if let Some(failing) = self.failing.remove(&key) {
+                                    failing.cancel.cancel();
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let problem = self.refused(&check, e);
+                        self.problem(problem);
+                    }
+                }
+            }
+            Job::Prepared {
+                file,
+                index,
+                fingerprint,
+                prepared,
+            } => {
+                let key = (file.check.clone(), index);
+                if self.preparing.get(&key) != Some(&fingerprint) {
+                    return;
+                }
+                self.preparing.remove(&key);
+                match prepared {
+                    Ok(prepared) => self.start(key, fingerprint, *prepared),
+                    Err(e) => {
+                        if self.running.contains_key(&key) {
+                            self.problem(format!("{e} (the previous config keeps running)"));
+                        } else {
+                            self.report_failing(&file, index, fingerprint, &e);
+                            self.problem(e);
+                        }
+                    }
+                }
             }
         }
-        self.problems = problems;
-        outcome
+        self.publish_owned();
+    }
+
+    /// Notes a current problem, logging it unless the previous pass had it too.
+    fn problem(&mut self, problem: String) {
+        if self.problems.contains(&problem) {
+            return;
+        }
+        if !self.logged.contains(&problem) {
+            tracing::error!("{problem}");
+        }
+        self.problems.push(problem);
+    }
+
+    /// Tells the cluster state which of the instances the group placed here run.
+    fn publish_owned(&self) {
+        self.placement.set_owned(
+            self.placed
+                .iter()
+                .filter(|k| self.running.contains_key(*k))
+                .map(|(check, index)| format!("{check}[{index}]"))
+                .collect(),
+        );
+    }
+
+    /// Loads `check`'s module on a blocking thread, unless that very file is loading.
+    fn load(&mut self, check: &str, module: ModuleFile) {
+        if self.loading.get(check) == Some(&module) {
+            return;
+        }
+        self.loading.insert(check.to_string(), module.clone());
+        let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
+        let check = check.to_string();
+        let pending = Pending::Load(check.clone());
+        let handle = self.jobs.spawn_blocking(move || {
+            let loaded = cache.load(&engine, &module.path);
+            Job::Loaded {
+                check,
+                module,
+                loaded: loaded.map_err(|e| e.to_string()),
+            }
+        });
+        self.jobs_of.insert(handle.id(), pending);
     }
 
     /// Whether instance `index` of `file` would start (module, grants, the check's `init`);
@@ -345,11 +458,10 @@ impl Supervisor {
     /// Marks `file`'s instances that run here desired (and `placed`, those the cluster group
     /// put here) and prepares, each on its own task, those whose config or module changed.
     fn prepare_changed(
-        &self,
+        &mut self,
         file: &Arc<CheckFile>,
         wanted: &mut BTreeSet<Key>,
         placed: &mut BTreeSet<Key>,
-        jobs: &mut JoinSet<Job>,
     ) {
         let Some(loaded) = self.modules.get(&file.check) else {
             return;
@@ -372,7 +484,9 @@ impl Supervisor {
                 .get(&key)
                 .map(|f| (f.fingerprint, f.since.elapsed()));
             let rescan = Duration::from_secs(self.config.rescan_secs);
-            if !needs_start(fingerprint, running, failing, rescan) {
+            if !needs_start(fingerprint, running, failing, rescan)
+                || self.preparing.get(&key) == Some(&fingerprint)
+            {
                 continue;
             }
             let (config, runtime, module) = (
@@ -381,7 +495,8 @@ impl Supervisor {
                 loaded.module.clone(),
             );
             let (file, index) = (file.clone(), instance.index);
-            jobs.spawn(async move {
+            self.preparing.insert(key.clone(), fingerprint);
+            let handle = self.jobs.spawn(async move {
                 let instance = &file.instances[index];
                 let prepared = prepare_instance(&config, &runtime, &file, &module, instance)
                     .await
@@ -393,6 +508,7 @@ impl Supervisor {
                     prepared,
                 }
             });
+            self.jobs_of.insert(handle.id(), Pending::Prepare(key));
         }
     }
 
@@ -537,7 +653,8 @@ impl Supervisor {
     }
 
     /// Stops every instance, letting runs in progress finish within `grace`.
-    pub async fn stop(self, grace: Duration) {
+    pub async fn stop(mut self, grace: Duration) {
+        self.jobs.abort_all();
         for failing in self.failing.values() {
             failing.cancel.cancel();
         }
