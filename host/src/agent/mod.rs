@@ -248,7 +248,8 @@ async fn serve(
                     let _ = answer.send(supervisor.status());
                 }
                 Some(Request::TryInstance(file, index, answer)) => {
-                    let _ = answer.send(supervisor.try_instance(&file, index).await);
+                    let trying = supervisor.try_instance(file, index);
+                    tokio::spawn(async move { answer.send(trying.await) });
                 }
                 Some(Request::Reload(answer)) => {
                     supervisor.reload_config();
@@ -279,7 +280,8 @@ async fn serve(
                                 let _ = answer.send(supervisor.status());
                             }
                             Request::TryInstance(file, index, answer) => {
-                                let _ = answer.send(supervisor.try_instance(&file, index).await);
+                                let trying = supervisor.try_instance(file, index);
+                                tokio::spawn(async move { answer.send(trying.await) });
                             }
                             Request::Changed => {}
                         }

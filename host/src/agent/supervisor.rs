@@ -5,6 +5,7 @@
 //! stops what was running: the previous version keeps running and the error is reported.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -389,23 +390,34 @@ impl Supervisor {
     }
 
     /// Whether instance `index` of `file` would start (module, grants, the check's `init`);
-    /// the instance is dropped at once.
-    pub async fn try_instance(&self, file: &CheckFile, index: usize) -> Result<(), String> {
-        let instance = file
-            .instances
-            .get(index)
-            .ok_or_else(|| format!("{}: no instance {index}", file.path.display()))?;
-        let module = match self.modules.get(&file.check) {
-            Some(loaded) => loaded.module.clone(),
-            None => {
-                let path = find_module(&self.config, &file.check)
-                    .ok_or_else(|| missing_module(&self.config, file))?;
-                load_cached(&self.runtime, &self.cache, path).await?
-            }
-        };
-        prepare_instance(&self.config, &self.runtime, file, &module, instance)
-            .await
-            .map(drop)
+    /// the instance is dropped at once. What it needs is taken now, so the answer is worked
+    /// out on a task of its own and never holds up the agent's loop.
+    pub fn try_instance(
+        &self,
+        file: Box<CheckFile>,
+        index: usize,
+    ) -> impl Future<Output = Result<(), String>> + Send + 'static {
+        let loaded = self.modules.get(&file.check).map(|l| l.module.clone());
+        let path = find_module(&self.config, &file.check);
+        let missing = missing_module(&self.config, &file);
+        let (config, runtime, cache) = (
+            self.config.clone(),
+            self.runtime.clone(),
+            self.cache.clone(),
+        );
+        async move {
+            let instance = file
+                .instances
+                .get(index)
+                .ok_or_else(|| format!("{}: no instance {index}", file.path.display()))?;
+            let module = match loaded {
+                Some(module) => module,
+                None => load_cached(&runtime, &cache, path.ok_or(missing)?).await?,
+            };
+            prepare_instance(&config, &runtime, &file, &module, instance)
+                .await
+                .map(drop)
+        }
     }
 
     /// Reads `wasmon.yaml` again and applies what can change while running (host name, tags,
