@@ -18,13 +18,14 @@ use serde_json::Value;
 const FLUSH_SECS: u64 = 10;
 
 /// What the Python client sends in one window: once loaded (which a busy machine may make
-/// slow), it waits for the start of the next window, so that its lines land in one.
+/// slow), it waits until 2 s into the next window, so that its lines land in one even when
+/// the agent's flush at the window's start runs late (lines are windowed as they are read).
 const CLIENT: &str = r#"
 import sys, time
 from datadog.dogstatsd import DogStatsd
 s = DogStatsd(host="127.0.0.1", port=int(sys.argv[1]), disable_telemetry=True)
 window = float(sys.argv[2])
-time.sleep(window - time.time() % window + 0.3)
+time.sleep(window - time.time() % window + 2)
 for _ in range(50):
     s.increment("app.hits", tags=["route:home"])
 for v in range(1, 101):

@@ -1,9 +1,21 @@
 //! `wasmon:check/emit`: samples, service checks, events, logs and metadata from every check,
 //! each bounded per run (count and bytes); what passes a bound is dropped and counted.
 
+use super::{Capability, Link};
 use crate::model::{self, Event, MetricKind, Sample, ServiceCheck};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
 use wit::types::{AlertType, EventPriority, LogLevel, MetricKind as WitKind, Status as WitStatus};
+
+/// Submitting samples, service checks, events, metadata and logs: every check has it.
+pub const EMIT: Capability = Capability {
+    interfaces: &["types", "emit"],
+    grant: None,
+    always_linked: true,
+    link: Link::PerVersion(|linker, version| link_interfaces!(linker, version, types, emit)),
+    worlds: &[],
+    wit: Some(newest_wit!("types.wit")),
+};
 
 /// Metadata entries one run may set.
 pub const MAX_METADATA: usize = 256;

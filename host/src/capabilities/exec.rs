@@ -2,6 +2,8 @@
 //! unless configured, a cleared environment, its own process group (killed whole at the
 //! timeout, and after exit so nothing is left behind), and capped output.
 
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -13,6 +15,20 @@ use tokio::process::Command;
 use crate::config::CommandGrant;
 use crate::runtime::{HostState, wit};
 use wit::exec::Outcome;
+
+/// Running the instance's one `command:`.
+pub const EXEC: Capability = Capability {
+    interfaces: &["exec"],
+    grant: Some(Grant {
+        granted: |grants| grants.command.is_some(),
+        missing: "command",
+        hint: "command: ...",
+    }),
+    always_linked: false,
+    link: Link::PerVersion(|linker, version| link_interfaces!(linker, version, exec)),
+    worlds: &["command-check", "full-check"],
+    wit: Some(newest_wit!("exec.wit")),
+};
 
 impl wit::exec::Host for HostState {
     async fn run(&mut self) -> Result<Outcome, String> {

@@ -1,6 +1,8 @@
 //! `wasmon:check/files`: read-only access to the files an instance's grants allow, read by
 //! the host natively (a WASI filesystem read costs far more per /proc file).
 
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -9,6 +11,20 @@ use std::time::Instant;
 use crate::config::grants_host_path;
 use crate::runtime::{HostState, wit};
 use wit::files::MatchedFile;
+
+/// Reading the files an instance's `grants.files` allow.
+pub const FILES: Capability = Capability {
+    interfaces: &["files"],
+    grant: Some(Grant {
+        granted: |grants| !grants.files.is_empty(),
+        missing: "files",
+        hint: "grants: {files: [...]}",
+    }),
+    always_linked: false,
+    link: Link::PerVersion(|linker, version| link_interfaces!(linker, version, files)),
+    worlds: &["file-check", "host-stats", "full-check"],
+    wit: Some(newest_wit!("files.wit")),
+};
 
 /// Largest file (or part of one) a single read returns.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;

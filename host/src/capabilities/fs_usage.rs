@@ -1,7 +1,23 @@
 //! `wasmon:check/fs-usage`: statvfs of a mount point, when granted.
 
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
 use wit::fs_usage::Usage;
+
+/// The size and use of mounted filesystems, with `grants.fs_usage`.
+pub const FS_USAGE: Capability = Capability {
+    interfaces: &["fs-usage"],
+    grant: Some(Grant {
+        granted: |grants| grants.fs_usage,
+        missing: "filesystem usage",
+        hint: "grants: {fs_usage: true}",
+    }),
+    always_linked: false,
+    link: Link::PerVersion(|linker, version| link_interfaces!(linker, version, fs_usage)),
+    worlds: &["host-stats", "full-check"],
+    wit: Some(newest_wit!("files.wit")),
+};
 
 impl wit::fs_usage::Host for HostState {
     fn stat(&mut self, mount_point: String) -> Result<Usage, String> {

@@ -7,6 +7,7 @@
 //! request elsewhere. Each request is bounded by the grant's timeout and what is left of the
 //! run, and its response body by the grant's size cap.
 
+use super::{Capability, Grant, Link};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +26,20 @@ use tokio::time::Sleep;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::config::{HttpGrant, HttpHost, HttpTarget, canonical_ip};
+
+/// Outgoing `wasi:http` requests to the hosts `grants.http` lists.
+pub const HTTP: Capability = Capability {
+    interfaces: &[],
+    grant: Some(Grant {
+        granted: |grants| grants.http.is_some(),
+        missing: "HTTP hosts",
+        hint: "grants: {http: [...]}",
+    }),
+    always_linked: true,
+    link: Link::Once(wasmtime_wasi_http::p2::add_only_http_to_linker_async),
+    worlds: &[],
+    wit: None,
+};
 
 /// The `wasi:http` hooks of one Store: the grant and the current call's deadline.
 pub struct HttpGate {

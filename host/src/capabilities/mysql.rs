@@ -2,6 +2,8 @@
 //! config declares. The host holds the driver, the credentials and the connection; the
 //! connection outlives runs and Store rebuilds, and is made again after it breaks.
 
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +16,20 @@ use tokio::sync::Mutex;
 use crate::config::{MysqlGrant, ServerAddress};
 use crate::runtime::{HostState, wit};
 use wit::mysql::{CpuTimes, QueryError, Rows, ServerError};
+
+/// Queries on the instance's one MySQL server.
+pub const MYSQL: Capability = Capability {
+    interfaces: &["mysql"],
+    grant: Some(Grant {
+        granted: |grants| grants.mysql.is_some(),
+        missing: "MySQL server",
+        hint: "host: ... (or sock: ...), user: ..., pass: ...",
+    }),
+    always_linked: false,
+    link: Link::PerVersion(|linker, version| link_interfaces!(linker, version, mysql)),
+    worlds: &["mysql-check", "full-check"],
+    wit: Some(newest_wit!("mysql.wit")),
+};
 
 /// An instance's MySQL server: its grant and, once made, its connection.
 #[derive(Clone)]

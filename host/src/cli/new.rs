@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::capabilities::{self, WitFile};
 use crate::runtime::WitVersion;
+use crate::runtime::bindings::newest_wit;
 
 /// The languages a check can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -120,29 +122,20 @@ pub struct Manifest {
     pub world: String,
 }
 
-/// The newest WIT package ([`WitVersion::NEWEST`]), vendored into every project.
-const WIT: [(&str, &str); 5] = [
-    (
-        "types.wit",
-        include_str!("../../../wit/wasmon-check@0.2.0/types.wit"),
-    ),
-    (
-        "files.wit",
-        include_str!("../../../wit/wasmon-check@0.2.0/files.wit"),
-    ),
-    (
-        "exec.wit",
-        include_str!("../../../wit/wasmon-check@0.2.0/exec.wit"),
-    ),
-    (
-        "mysql.wit",
-        include_str!("../../../wit/wasmon-check@0.2.0/mysql.wit"),
-    ),
-    (
-        "worlds.wit",
-        include_str!("../../../wit/wasmon-check@0.2.0/worlds.wit"),
-    ),
-];
+/// The newest WIT package ([`WitVersion::NEWEST`]), vendored into every project: each
+/// capability's file, then the worlds.
+fn wit_files() -> Vec<WitFile> {
+    let mut files: Vec<WitFile> = Vec::new();
+    for capability in capabilities::ALL {
+        if let Some(file) = &capability.wit
+            && !files.iter().any(|f| f.name == file.name)
+        {
+            files.push(*file);
+        }
+    }
+    files.push(newest_wit!("worlds.wit"));
+    files
+}
 
 /// The Rust SDK's sources, vendored into Rust projects.
 const SDK: [(&str, &str); 4] = [
@@ -208,7 +201,7 @@ pub fn new(name: &str, language: Language, dir: Option<PathBuf>) -> anyhow::Resu
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
-    for (file, text) in WIT {
+    for WitFile { name: file, text } in wit_files() {
         write(&format!("wit/{file}"), text)?;
     }
     for (file, text) in template(language) {
@@ -261,7 +254,7 @@ mod tests {
     #[test]
     fn projects_get_the_newest_wit() {
         let package = format!("package {};", WitVersion::NEWEST.package());
-        for (file, text) in WIT {
+        for WitFile { name: file, text } in wit_files() {
             assert!(text.starts_with(&package), "{file}");
         }
         let folder = WitVersion::NEWEST.package().replace(':', "-");

@@ -72,41 +72,46 @@ impl WitVersion {
             .into_iter()
             .find(|v| exports.iter().any(|e| *e == v.interface("check")))
     }
+}
 
-    /// Adds this version's interfaces to `linker`: `types` and `emit` always, each capability
-    /// when `granted` says so.
-    pub fn link(
-        self,
-        linker: &mut wasmtime::component::Linker<HostState>,
-        granted: &super::LinkSet,
-    ) -> anyhow::Result<()> {
+/// Adds interfaces of the `wasmon:check` package, in `$version`, to `$linker`.
+macro_rules! link_interfaces {
+    ($linker:expr, $version:expr, $($interface:ident),+) => {{
         use wasmtime::component::HasSelf;
-        macro_rules! link {
-            ($v:ident) => {{
-                use $v::wasmon::check as w;
-                w::types::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                w::emit::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                if granted.files {
-                    w::files::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                }
-                if granted.fs_usage {
-                    w::fs_usage::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                }
-                if granted.exec {
-                    w::exec::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                }
-                if granted.mysql {
-                    w::mysql::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-                }
-            }};
-        }
-        match self {
-            Self::V0_1 => link!(v0_1),
-            Self::V0_2 => link!(v0_2),
+        use $crate::runtime::WitVersion;
+        match $version {
+            WitVersion::V0_1 => {
+                $($crate::runtime::bindings::v0_1::wasmon::check::$interface::add_to_linker::<
+                    _,
+                    HasSelf<_>,
+                >($linker, |s| s)?;)+
+            }
+            WitVersion::V0_2 => {
+                $($crate::runtime::bindings::v0_2::wasmon::check::$interface::add_to_linker::<
+                    _,
+                    HasSelf<_>,
+                >($linker, |s| s)?;)+
+            }
         }
         Ok(())
-    }
+    }};
 }
+pub(crate) use link_interfaces;
+
+/// A file of the newest version's WIT folder, `wasmon new` vendors it.
+macro_rules! newest_wit {
+    ($file:literal) => {
+        $crate::capabilities::WitFile {
+            name: $file,
+            text: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../wit/wasmon-check@0.2.0/",
+                $file
+            )),
+        }
+    };
+}
+pub(crate) use newest_wit;
 
 /// A component pre-linked against the version it was built for.
 #[derive(Clone)]

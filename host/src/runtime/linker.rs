@@ -8,52 +8,63 @@ use wasmtime::component::{Component, Linker};
 
 use super::HostState;
 use super::bindings::{CheckPre, WitVersion};
+use crate::capabilities::{self, Capability, Link};
 use crate::config::Grants;
 
-/// Which wasmon capability interfaces are linked.
+/// Which of the capabilities linked only where granted are linked: bit `i` stands for
+/// [`capabilities::ALL`]`[i]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct LinkSet {
-    /// `wasmon:check/files`.
-    pub files: bool,
-    /// `wasmon:check/fs-usage`.
-    pub fs_usage: bool,
-    /// `wasmon:check/exec`.
-    pub exec: bool,
-    /// `wasmon:check/mysql`.
-    pub mysql: bool,
-}
+pub struct LinkSet(u64);
+
+const _: () = assert!(
+    capabilities::ALL.len() <= 64,
+    "a LinkSet holds 64 capabilities"
+);
 
 impl LinkSet {
     /// What the grants allow.
     pub fn granted(grants: &Grants) -> Self {
-        Self {
-            files: !grants.files.is_empty(),
-            fs_usage: grants.fs_usage,
-            exec: grants.command.is_some(),
-            mysql: grants.mysql.is_some(),
-        }
+        Self::of(|c| c.grant.as_ref().is_some_and(|g| (g.granted)(grants)))
     }
 
     /// Every capability, for `inspect` (its Store is granted nothing all the same).
     pub fn all() -> Self {
-        Self {
-            files: true,
-            fs_usage: true,
-            exec: true,
-            mysql: true,
-        }
+        Self::of(|_| true)
     }
 
-    /// A linker with WASI (no files, no sockets, no environment), `wasi:http` (gated by
-    /// `grants.http`), and every served version of `emit` and of the capabilities in this set.
+    fn of(linked: impl Fn(&Capability) -> bool) -> Self {
+        let bits = capabilities::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.linked_when_granted() && linked(c))
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        Self(bits)
+    }
+
+    /// Whether [`capabilities::ALL`]`[index]` is linked.
+    pub fn links(self, index: usize) -> bool {
+        let capability = capabilities::ALL[index];
+        !capability.linked_when_granted() || self.0 & 1 << index != 0
+    }
+
+    /// A linker with WASI (no files, no sockets, no environment) and the capabilities in this
+    /// set, each in every served version.
     fn linker(self, engine: &Engine) -> anyhow::Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // Always linked, since language runtimes (JavaScript's) import it whether or not a
-        // check sends requests; each request is refused unless `grants.http` allows it.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        for version in WitVersion::ALL {
-            version.link(&mut linker, &self)?;
+        let linked = capabilities::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.links(*i));
+        for (_, capability) in linked {
+            match capability.link {
+                Link::Once(add) => add(&mut linker)?,
+                Link::PerVersion(add) => {
+                    for version in WitVersion::ALL {
+                        add(&mut linker, version)?;
+                    }
+                }
+            }
         }
         Ok(linker)
     }
@@ -79,5 +90,42 @@ impl Linkers {
             std::collections::hash_map::Entry::Vacant(e) => e.insert(link.linker(engine)?),
         };
         CheckPre::new(version, linker, component)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_links_what_is_granted_and_what_every_instance_has() {
+        let index = |interface: &str| {
+            capabilities::ALL
+                .iter()
+                .position(|c| c.interfaces.contains(&interface))
+                .unwrap()
+        };
+        let grants = Grants {
+            fs_usage: true,
+            ..Grants::default()
+        };
+        let set = LinkSet::granted(&grants);
+        assert!(set.links(index("fs-usage")));
+        assert!(!set.links(index("files")) && !set.links(index("exec")));
+        assert!(set.links(index("emit")), "every instance emits");
+        let nothing = LinkSet::default();
+        assert!(!nothing.links(index("fs-usage")) && nothing.links(index("emit")));
+        let all = LinkSet::all();
+        assert!(
+            ["files", "fs-usage", "exec", "mysql"]
+                .map(index)
+                .iter()
+                .all(|i| all.links(*i))
+        );
+        // HTTP is linked everywhere; its grant is checked on each request.
+        let http = capabilities::ALL
+            .iter()
+            .position(|c| c.always_linked && c.grant.is_some());
+        assert!(http.is_some_and(|i| nothing.links(i)));
     }
 }

@@ -8,25 +8,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::{InstanceError, LinkSet, ModuleError, WitVersion};
-
-/// wasmon interfaces a check may import (in the version it exports `check` in), and the grant
-/// each needs (`None`: always linked).
-const WASMON_IMPORTS: [(&str, Option<Capability>); 6] = [
-    ("types", None),
-    ("emit", None),
-    ("files", Some(Capability::Files)),
-    ("fs-usage", Some(Capability::FsUsage)),
-    ("exec", Some(Capability::Exec)),
-    ("mysql", Some(Capability::Mysql)),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Capability {
-    Files,
-    FsUsage,
-    Exec,
-    Mysql,
-}
+use crate::capabilities;
 
 /// A compiled check component.
 #[derive(Clone)]
@@ -107,12 +89,14 @@ impl CheckModule {
                 found,
             });
         };
-        if let Some(import) = imports.iter().find(|i| {
-            !i.starts_with("wasi:")
-                && !WASMON_IMPORTS
+        let known = |import: &str| {
+            import.starts_with("wasi:")
+                || capabilities::ALL
                     .iter()
-                    .any(|(n, _)| **i == wit_version.interface(n))
-        }) {
+                    .flat_map(|c| c.interfaces)
+                    .any(|name| import == wit_version.interface(name))
+        };
+        if let Some(import) = imports.iter().find(|i| !known(i)) {
             return Err(ModuleError::UnknownImport {
                 path,
                 import: import.clone(),
@@ -130,44 +114,29 @@ impl CheckModule {
         })
     }
 
-    /// Fails when the component imports a capability that `linked` does not provide.
+    /// Fails when the component imports a capability that `linked` does not provide, naming
+    /// the grant it needs.
     pub fn check_grants(&self, linked: LinkSet) -> Result<(), InstanceError> {
-        for (name, capability) in WASMON_IMPORTS {
-            let name = self.wit_version.interface(name);
-            if !self.imports.contains(&name) {
+        let unlinked = capabilities::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !linked.links(*i));
+        for (_, capability) in unlinked {
+            let (Some(grant), Some(import)) = (
+                &capability.grant,
+                capability
+                    .interfaces
+                    .iter()
+                    .map(|name| self.wit_version.interface(name))
+                    .find(|name| self.imports.contains(name)),
+            ) else {
                 continue;
-            }
-            match capability {
-                Some(Capability::Files) if !linked.files => {
-                    return Err(InstanceError::NotGranted {
-                        import: name.clone(),
-                        grant: "files",
-                        hint: "grants: {files: [...]}",
-                    });
-                }
-                Some(Capability::FsUsage) if !linked.fs_usage => {
-                    return Err(InstanceError::NotGranted {
-                        import: name.clone(),
-                        grant: "filesystem usage",
-                        hint: "grants: {fs_usage: true}",
-                    });
-                }
-                Some(Capability::Exec) if !linked.exec => {
-                    return Err(InstanceError::NotGranted {
-                        import: name.clone(),
-                        grant: "command",
-                        hint: "command: ...",
-                    });
-                }
-                Some(Capability::Mysql) if !linked.mysql => {
-                    return Err(InstanceError::NotGranted {
-                        import: name.clone(),
-                        grant: "MySQL server",
-                        hint: "host: ... (or sock: ...), user: ..., pass: ...",
-                    });
-                }
-                _ => {}
-            }
+            };
+            return Err(InstanceError::NotGranted {
+                import,
+                grant: grant.missing,
+                hint: grant.hint,
+            });
         }
         Ok(())
     }
