@@ -82,12 +82,14 @@ pub struct Leftovers {
 
 /// What to stop and forget: `wanted` are the instances to run here (`placed`, those the group
 /// put here); `held`, the checks whose running instances stay as they are (a broken config, a
-/// module refused or still being written).
+/// module refused or still being written); `pending`, held checks whose new module is loading,
+/// whose failing instances keep being reported until the load says what runs.
 pub fn leftovers(
     actual: &Actual,
     wanted: &BTreeSet<Key>,
     placed: &BTreeSet<Key>,
     held: &HashSet<String>,
+    pending: &HashSet<String>,
 ) -> Leftovers {
     let stop: Vec<Key> = actual
         .running
@@ -98,7 +100,10 @@ pub fn leftovers(
     let stop_reporting = actual
         .failing
         .iter()
-        .filter(|k| !wanted.contains(*k) || actual.running.contains(*k))
+        .filter(|k| {
+            let kept = wanted.contains(*k) || pending.contains(&k.0);
+            !kept || actual.running.contains(*k)
+        })
         .cloned()
         .collect();
     let forget = actual
@@ -195,7 +200,7 @@ mod tests {
         // `a` lost its instance 1 and keeps failing 2; `b`'s config broke; `c` was removed.
         let wanted = keys(&[("a", 0), ("a", 2)]);
         let held: HashSet<String> = ["b".to_string()].into();
-        let left = leftovers(&actual, &wanted, &keys(&[("a", 0)]), &held);
+        let left = leftovers(&actual, &wanted, &keys(&[("a", 0)]), &held, &HashSet::new());
         assert_eq!(
             left,
             Leftovers {
@@ -215,10 +220,41 @@ mod tests {
             modules: ["a".to_string()].into(),
             placed: keys(&[("a", 0)]),
         };
-        let left = leftovers(&actual, &BTreeSet::new(), &BTreeSet::new(), &HashSet::new());
+        let left = leftovers(
+            &actual,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            &HashSet::new(),
+            &HashSet::new(),
+        );
         assert_eq!(left.stop, [("a".to_string(), 0)]);
         assert_eq!(left.stop_reporting, [("a".to_string(), 1)]);
         assert_eq!(left.forget, ["a"]);
         assert!(left.placed.is_empty());
+    }
+
+    #[test]
+    fn a_loading_check_keeps_what_runs_and_its_failure_reports() {
+        let actual = Actual {
+            running: keys(&[("a", 0)]),
+            failing: keys(&[("a", 1)]),
+            modules: ["a".to_string()].into(),
+            placed: keys(&[("a", 0)]),
+        };
+        let loading: HashSet<String> = ["a".to_string()].into();
+        let left = leftovers(
+            &actual,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            &loading,
+            &loading,
+        );
+        assert_eq!(
+            left,
+            Leftovers {
+                placed: keys(&[("a", 0)]),
+                ..Leftovers::default()
+            }
+        );
     }
 }

@@ -78,10 +78,11 @@ pub enum Job {
     },
 }
 
-/// What a task in flight is doing.
+/// What a task in flight is doing: loading a check's module from a file, or preparing an
+/// instance at a fingerprint.
 enum Pending {
-    Load(String),
-    Prepare(Key),
+    Load(String, ModuleFile),
+    Prepare(Key, u64),
 }
 
 /// The agent's instances and the modules they run.
@@ -173,13 +174,25 @@ impl Supervisor {
                 return Outcome::Done;
             }
         };
-        self.logged = std::mem::take(&mut self.problems);
+        // What was said stays said while work that may say it again is in flight.
+        let said = std::mem::take(&mut self.problems);
+        if self.jobs.is_empty() {
+            self.logged = said;
+        } else {
+            for problem in said {
+                if !self.logged.contains(&problem) {
+                    self.logged.push(problem);
+                }
+            }
+        }
         let mut outcome = Outcome::Done;
         let mut wanted: BTreeSet<Key> = BTreeSet::new();
         let mut placed: BTreeSet<Key> = BTreeSet::new();
         // Checks whose running instances stay as they are (broken config, module in flux).
         let mut held: HashSet<String> = observed.broken.into_iter().collect();
         let mut problems = observed.problems;
+        // The loads this pass wants; one it no longer wants is dropped when it ends.
+        let mut loads: HashMap<String, ModuleFile> = HashMap::new();
         self.files.clear();
         for (file, located) in observed.checks {
             self.files.insert(file.check.clone(), file.clone());
@@ -205,19 +218,23 @@ impl Supervisor {
                 ModuleStep::Load => {
                     // What runs stays until the load says otherwise.
                     held.insert(file.check.clone());
+                    loads.insert(file.check.clone(), module.clone());
                     self.load(&file.check, module);
                 }
             }
         }
+        self.loading
+            .retain(|check, file| loads.get(check) == Some(file));
         self.preparing
             .retain(|key, _| wanted.contains(key) || held.contains(&key.0));
+        let pending: HashSet<String> = loads.into_keys().collect();
         let actual = Actual {
             running: self.running.keys().cloned().collect(),
             failing: self.failing.keys().cloned().collect(),
             modules: self.modules.keys().cloned().collect(),
             placed: std::mem::take(&mut self.placed),
         };
-        let left = leftovers(&actual, &wanted, &placed, &held);
+        let left = leftovers(&actual, &wanted, &placed, &held, &pending);
         for key in left.stop {
             if let Some(r) = self.running.remove(&key) {
                 tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
@@ -234,13 +251,16 @@ impl Supervisor {
         }
         self.placed = left.placed;
         self.publish_owned();
-        self.cache.prune(
-            &self
-                .modules
-                .values()
-                .map(|l| l.module.sha256.clone())
-                .collect(),
-        );
+        // Not while a compile may be writing its artifact.
+        if self.jobs.is_empty() {
+            self.cache.prune(
+                &self
+                    .modules
+                    .values()
+                    .map(|l| l.module.sha256.clone())
+                    .collect(),
+            );
+        }
         for problem in problems {
             self.problem(problem);
         }
@@ -273,13 +293,23 @@ impl Supervisor {
                 job
             }
             Err(e) => {
-                // Forget what it was doing, so that the next pass tries again.
+                // Forget what it was doing (unless a later pass asked again), so that the next
+                // pass tries again.
                 match self.jobs_of.remove(&e.id()) {
-                    Some(Pending::Load(check)) => drop(self.loading.remove(&check)),
-                    Some(Pending::Prepare(key)) => drop(self.preparing.remove(&key)),
+                    Some(Pending::Load(check, file)) => {
+                        if self.loading.get(&check) == Some(&file) {
+                            self.loading.remove(&check);
+                        }
+                        self.problem(format!("loading the module of `{check}` failed: {e}"));
+                    }
+                    Some(Pending::Prepare(key, fingerprint)) => {
+                        if self.preparing.get(&key) == Some(&fingerprint) {
+                            self.preparing.remove(&key);
+                        }
+                        self.problem(format!("preparing {}[{}] failed: {e}", key.0, key.1));
+                    }
                     None => {}
                 }
-                self.problem(format!("preparing a check failed: {e}"));
                 return;
             }
         };
@@ -296,27 +326,29 @@ impl Supervisor {
                 match loaded {
                     Ok((loaded, origin)) => {
                         self.loaded(&check, loaded, origin, module);
+                        let (mut wanted, mut placed) = (BTreeSet::new(), BTreeSet::new());
                         if let Some(file) = self.files.get(&check).cloned() {
-                            let (mut wanted, mut placed) = (BTreeSet::new(), BTreeSet::new());
                             self.prepare_changed(&file, &mut wanted, &mut placed);
-                            self.placed.extend(placed);
-                            // Reported failures of instances no longer there end.
-                            let gone: Vec<Key> = self
-                                .failing
-                                .keys()
-                                .filter(|k| k.0 == check && !wanted.contains(*k))
-                                .cloned()
-                                .collect();
-                            for key in gone {
-                                if let Some(failing) = self.failing.remove(&key) {
-                                    failing.cancel.cancel();
-                                }
+                        }
+                        // The check is no longer held: what it no longer wants stops.
+                        self.placed.retain(|k| k.0 != check);
+                        self.placed.extend(placed);
+                        let stop = |k: &Key| k.0 == check && !wanted.contains(k);
+                        let gone: Vec<Key> =
+                            self.running.keys().filter(|k| stop(k)).cloned().collect();
+                        for key in gone {
+                            if let Some(r) = self.running.remove(&key) {
+                                tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
+                                r.cancel.cancel();
                             }
                         }
+                        self.stop_reporting(|k| stop(k));
                     }
                     Err(e) => {
                         let problem = self.refused(&check, e);
                         self.problem(problem);
+                        // Refused: the check is held, and its reports end.
+                        self.stop_reporting(|k| k.0 == check);
                     }
                 }
             }
@@ -347,7 +379,18 @@ impl Supervisor {
         self.publish_owned();
     }
 
-    /// Notes a current problem, logging it unless the previous pass had it too.
+    /// Ends the start-failure reports of the instances `which` picks.
+    fn stop_reporting(&mut self, which: impl Fn(&Key) -> bool) {
+        self.failing.retain(|key, failing| {
+            let stop = which(key);
+            if stop {
+                failing.cancel.cancel();
+            }
+            !stop
+        });
+    }
+
+    /// Notes a current problem, logging it unless it was said already.
     fn problem(&mut self, problem: String) {
         if self.problems.contains(&problem) {
             return;
@@ -377,7 +420,7 @@ impl Supervisor {
         self.loading.insert(check.to_string(), module.clone());
         let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
         let check = check.to_string();
-        let pending = Pending::Load(check.clone());
+        let pending = Pending::Load(check.clone(), module.clone());
         let handle = self.jobs.spawn_blocking(move || {
             let loaded = cache.load(&engine, &module.path);
             Job::Loaded {
@@ -496,9 +539,12 @@ impl Supervisor {
                 .get(&key)
                 .map(|f| (f.fingerprint, f.since.elapsed()));
             let rescan = Duration::from_secs(self.config.rescan_secs);
-            if !needs_start(fingerprint, running, failing, rescan)
-                || self.preparing.get(&key) == Some(&fingerprint)
-            {
+            if self.preparing.get(&key) == Some(&fingerprint) {
+                continue;
+            }
+            if !needs_start(fingerprint, running, failing, rescan) {
+                // What runs (or failed) is wanted again: a prepare for anything else is moot.
+                self.preparing.remove(&key);
                 continue;
             }
             let (config, runtime, module) = (
@@ -520,7 +566,8 @@ impl Supervisor {
                     prepared,
                 }
             });
-            self.jobs_of.insert(handle.id(), Pending::Prepare(key));
+            self.jobs_of
+                .insert(handle.id(), Pending::Prepare(key, fingerprint));
         }
     }
 
