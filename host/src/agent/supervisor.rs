@@ -235,17 +235,8 @@ impl Supervisor {
             placed: std::mem::take(&mut self.placed),
         };
         let left = leftovers(&actual, &wanted, &placed, &held, &pending);
-        for key in left.stop {
-            if let Some(r) = self.running.remove(&key) {
-                tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
-                r.cancel.cancel();
-            }
-        }
-        for key in left.stop_reporting {
-            if let Some(failing) = self.failing.remove(&key) {
-                failing.cancel.cancel();
-            }
-        }
+        self.stop_instances(|k| left.stop.contains(k));
+        self.stop_reporting(|k| left.stop_reporting.contains(k));
         for check in left.forget {
             self.modules.remove(&check);
         }
@@ -334,14 +325,7 @@ impl Supervisor {
                         self.placed.retain(|k| k.0 != check);
                         self.placed.extend(placed);
                         let stop = |k: &Key| k.0 == check && !wanted.contains(k);
-                        let gone: Vec<Key> =
-                            self.running.keys().filter(|k| stop(k)).cloned().collect();
-                        for key in gone {
-                            if let Some(r) = self.running.remove(&key) {
-                                tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
-                                r.cancel.cancel();
-                            }
-                        }
+                        self.stop_instances(stop);
                         self.stop_reporting(|k| stop(k));
                     }
                     Err(e) => {
@@ -377,6 +361,18 @@ impl Supervisor {
             }
         }
         self.publish_owned();
+    }
+
+    /// Stops the running instances `which` picks: no longer configured.
+    fn stop_instances(&mut self, which: impl Fn(&Key) -> bool) {
+        self.running.retain(|key, running| {
+            let stop = which(key);
+            if stop {
+                tracing::info!(instance = %format!("{}[{}]", key.0, key.1), "stopped: no longer configured");
+                running.cancel.cancel();
+            }
+            !stop
+        });
     }
 
     /// Ends the start-failure reports of the instances `which` picks.
