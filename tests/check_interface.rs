@@ -62,11 +62,12 @@ fn a_0_1_0_check_runs_beside_a_0_2_0_one() {
             .flat_map(|(_, points)| points)
             .collect()
     };
+    // Read before the runs, so that every point read has its run among them.
+    let earlier = at("test_emit_earlier");
     let runs: BTreeSet<i64> = at("test_emit_run_timestamp")
         .iter()
         .map(|(_, run_ms)| *run_ms as i64)
         .collect();
-    let earlier = at("test_emit_earlier");
     assert!(
         earlier
             .iter()
