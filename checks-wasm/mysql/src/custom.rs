@@ -1,14 +1,14 @@
 //! `queries:`: the operator's own statements, each column a metric (`mysql.<name>`) or a tag.
 
-use wasmon_sdk::mysql::QueryError;
+use wasmon_sdk::mysql::{self, QueryError};
 use wasmon_sdk::{MetricKind, Output};
 
 use crate::config::{ColumnKind, CustomQuery};
-use crate::db::{Db, number};
+use crate::db::number;
 
 /// Runs one custom query and emits a sample per metric column of each row.
-pub fn collect(db: &mut dyn Db, query: &CustomQuery, out: &mut Output) -> Result<(), String> {
-    let rows = db.query(&query.query).map_err(|e| match e {
+pub fn collect(query: &CustomQuery, out: &mut Output) -> Result<(), String> {
+    let rows = mysql::query(&query.query).map_err(|e| match e {
         QueryError::Server(e) => e.message,
         other => crate::db::describe(&other),
     })?;
@@ -56,7 +56,7 @@ pub fn collect(db: &mut dyn Db, query: &CustomQuery, out: &mut Output) -> Result
 mod tests {
     use super::*;
     use crate::config::Column;
-    use crate::db::fake::FakeDb;
+    use wasmon_sdk::testing::mysql as server;
 
     fn query(columns: Vec<Column>) -> CustomQuery {
         CustomQuery {
@@ -75,8 +75,7 @@ mod tests {
 
     #[test]
     fn columns_become_metrics_and_tags() {
-        let mut db = FakeDb::default();
-        db.answer(
+        server::answer(
             "SELECT kind, COUNT(*), 1 FROM t GROUP BY kind",
             &["kind", "n", "1"],
             &[&["a", "3", "1"], &["b", "5", "1"]],
@@ -87,7 +86,7 @@ mod tests {
             Column::default(),
         ]);
         let mut out = Output::new(0);
-        collect(&mut db, &q, &mut out).unwrap();
+        collect(&q, &mut out).unwrap();
         let got: Vec<_> = out
             .samples()
             .iter()
@@ -104,15 +103,14 @@ mod tests {
 
     #[test]
     fn mismatched_columns_and_text_values_are_errors() {
-        let mut db = FakeDb::default();
-        db.answer(
+        server::answer(
             "SELECT kind, COUNT(*), 1 FROM t GROUP BY kind",
             &["kind", "n", "1"],
             &[&["a", "3", "1"]],
         );
         let q = query(vec![column("kind", ColumnKind::Tag)]);
         assert!(
-            collect(&mut db, &q, &mut Output::new(0))
+            collect(&q, &mut Output::new(0))
                 .unwrap_err()
                 .contains("3 columns")
         );
@@ -122,7 +120,7 @@ mod tests {
             Column::default(),
         ]);
         assert!(
-            collect(&mut db, &q, &mut Output::new(0))
+            collect(&q, &mut Output::new(0))
                 .unwrap_err()
                 .contains("not a number")
         );

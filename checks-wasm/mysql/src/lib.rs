@@ -20,18 +20,17 @@ mod server;
 
 use std::collections::{BTreeSet, HashMap};
 
-use wasmon_sdk::mysql::QueryError;
+use wasmon_sdk::mysql::{self, QueryError};
 use wasmon_sdk::{Check, CheckError, Descriptor, LogLevel, NoConfig, Output, Status};
 
 pub use config::Instance;
-use db::{Db, HostDb, describe, name_values};
+use db::{describe, name_values};
 use metrics::Table;
 use server::{Server, Values};
 
-/// The mysql check; generic over the server so its logic runs natively in tests.
-pub struct Mysql<D: Db = HostDb> {
+/// The mysql check.
+pub struct Mysql {
     config: Instance,
-    db: D,
     /// Query-cache counters of the previous run.
     qcache: Option<[f64; 3]>,
     /// Families that failed and were warned about; a family warns again after it recovers.
@@ -60,7 +59,7 @@ impl Check for Mysql {
 
     fn init(_: NoConfig, config: Instance) -> Result<Self, CheckError> {
         config.validate()?;
-        Ok(Self::with_db(config, HostDb))
+        Ok(Self::new(config))
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
@@ -71,11 +70,10 @@ impl Check for Mysql {
 /// Why a run stopped: the server could not be reached.
 struct Unreachable(String);
 
-impl<D: Db> Mysql<D> {
-    /// The check over `db`.
-    pub fn with_db(config: Instance, db: D) -> Self {
+impl Mysql {
+    /// The check over the server `config` declares.
+    pub fn new(config: Instance) -> Self {
         Self {
-            db,
             qcache: None,
             warned: BTreeSet::new(),
             reported_version: None,
@@ -88,7 +86,7 @@ impl<D: Db> Mysql<D> {
     /// The variables the check reads: all of them once, then only those, by name.
     fn variables(&mut self) -> Result<HashMap<String, String>, Unreachable> {
         if let Some(statement) = &self.variables_statement {
-            let rows = self.db.query(statement).map_err(unreachable)?;
+            let rows = mysql::query(statement).map_err(unreachable)?;
             let values = rows.values.into_iter().next().unwrap_or_default();
             return Ok(rows
                 .columns
@@ -97,11 +95,7 @@ impl<D: Db> Mysql<D> {
                 .filter_map(|(name, value)| Some((name, value?)))
                 .collect());
         }
-        let all = name_values(
-            self.db
-                .query("SHOW GLOBAL VARIABLES")
-                .map_err(unreachable)?,
-        );
+        let all = name_values(mysql::query("SHOW GLOBAL VARIABLES").map_err(unreachable)?);
         let present: Vec<&str> = queries::VARIABLES
             .into_iter()
             .filter(|v| all.contains_key(*v))
@@ -129,7 +123,7 @@ impl<D: Db> Mysql<D> {
     }
 
     fn collect_families(&mut self, out: &mut Output, tags: &[&str]) -> Result<(), Unreachable> {
-        let status = name_values(self.db.query(&self.status_statement).map_err(unreachable)?);
+        let status = name_values(mysql::query(&self.status_statement).map_err(unreachable)?);
         if self.config.only_custom_queries {
             // The status statement above still tells whether the server answers.
             self.collect_custom(out);
@@ -144,9 +138,9 @@ impl<D: Db> Mysql<D> {
             !options.disable_innodb_metrics && variables.contains_key("innodb_buffer_pool_size");
         if innodb {
             // Both need PROCESS: one family, one warning.
-            let text = self.family("innodb_status", |db| {
-                let rows = db.query("SHOW ENGINE INNODB STATUS")?;
-                performance::collect_deadlocks(db, out)?;
+            let text = self.family("innodb_status", || {
+                let rows = mysql::query("SHOW ENGINE INNODB STATUS")?;
+                performance::collect_deadlocks(out)?;
                 Ok(db::records(&rows)
                     .first()
                     .and_then(|r| r.get("Status").copied().flatten())
@@ -186,8 +180,8 @@ impl<D: Db> Mysql<D> {
             .map(String::as_str)
             .is_some_and(db::flag)
         {
-            self.family("binlog", |db| {
-                let rows = db.query("SHOW BINARY LOGS")?;
+            self.family("binlog", || {
+                let rows = mysql::query("SHOW BINARY LOGS")?;
                 let size: f64 = db::records(&rows)
                     .iter()
                     .filter_map(|r| db::number(r.get("File_size").copied().flatten()?))
@@ -198,8 +192,11 @@ impl<D: Db> Mysql<D> {
         }
         self.collect_options(&server, &status, &variables, tags, out)?;
         if is_local(&self.config) {
-            match self.db.server_cpu() {
-                Ok((user, system)) => {
+            match mysql::server_cpu() {
+                Ok(mysql::CpuTimes {
+                    user_seconds: user,
+                    system_seconds: system,
+                }) => {
                     self.warned.remove("process");
                     out.rate("mysql.performance.user_time", user, &[]);
                     out.rate("mysql.performance.kernel_time", system, &[]);
@@ -241,14 +238,14 @@ impl<D: Db> Mysql<D> {
                 .map(String::as_str)
                 .is_some_and(db::flag);
             let channel = self.config.options.replication_channel.clone();
-            self.family("replication", |db| {
-                replication::collect(db, server, status, channel.as_deref(), log_bin, tags, out)
+            self.family("replication", || {
+                replication::collect(server, status, channel.as_deref(), log_bin, tags, out)
             })?;
         }
         if performance {
             if performance_schema {
-                self.family("performance_schema", |db| {
-                    performance::collect_performance(db, out)
+                self.family("performance_schema", || {
+                    performance::collect_performance(out)
                 })?;
             } else {
                 self.warn_once(
@@ -258,30 +255,26 @@ impl<D: Db> Mysql<D> {
             }
         }
         if schemas {
-            self.family("schema_size", |db| {
-                performance::collect_schema_sizes(db, out)
-            })?;
+            self.family("schema_size", || performance::collect_schema_sizes(out))?;
         }
         for (on, system) in [(tables, false), (system_tables, true)] {
             if on {
-                self.family("table_size", |db| {
-                    performance::collect_table_sizes(db, system, out)
+                self.family("table_size", || {
+                    performance::collect_table_sizes(system, out)
                 })?;
             }
         }
         if performance_schema {
-            self.family("performance_schema", |db| {
-                performance::collect_user_connections(db, out)
+            self.family("performance_schema", || {
+                performance::collect_user_connections(out)
             })?;
         }
         if table_rows {
-            self.family("table_rows_stats", |db| {
-                performance::collect_table_rows(db, out)
-            })?;
+            self.family("table_rows_stats", || performance::collect_table_rows(out))?;
         }
         if indexes {
-            self.family("index", |db| {
-                performance::collect_indexes(db, performance_schema, out)
+            self.family("index", || {
+                performance::collect_indexes(performance_schema, out)
             })?;
         }
         self.collect_custom(out);
@@ -293,7 +286,7 @@ impl<D: Db> Mysql<D> {
         let key = self.config.queries_key();
         for i in 0..self.config.queries().len() {
             let query = &self.config.queries()[i];
-            let result = custom::collect(&mut self.db, query, out);
+            let result = custom::collect(query, out);
             let family = format!("{key}[{i}]");
             match result {
                 Ok(()) => {
@@ -309,9 +302,9 @@ impl<D: Db> Mysql<D> {
     fn family<T>(
         &mut self,
         name: &str,
-        collect: impl FnOnce(&mut dyn Db) -> Result<T, QueryError>,
+        collect: impl FnOnce() -> Result<T, QueryError>,
     ) -> Result<Option<T>, Unreachable> {
-        match collect(&mut self.db) {
+        match collect() {
             Ok(value) => {
                 self.warned.remove(name);
                 Ok(Some(value))

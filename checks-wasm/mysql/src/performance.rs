@@ -2,9 +2,9 @@
 //! `table_size_metrics` (from information_schema).
 
 use wasmon_sdk::Output;
-use wasmon_sdk::mysql::QueryError;
+use wasmon_sdk::mysql::{self, QueryError};
 
-use crate::db::{Db, number};
+use crate::db::number;
 
 const QUERY_RUN_TIME: &str = "SELECT schema_name, SUM(sum_timer_wait) / SUM(count_star) / 1000000 \
      FROM performance_schema.events_statements_summary_by_digest \
@@ -38,8 +38,8 @@ const INDEX_USAGE: &str = "SELECT object_schema, object_name, index_name, count_
 
 /// Average statement time per schema (µs) and the 95th percentile of the digests' averages
 /// (µs).
-pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    for row in db.query(QUERY_RUN_TIME)?.values {
+pub fn collect_performance(out: &mut Output) -> Result<(), QueryError> {
+    for row in mysql::query(QUERY_RUN_TIME)?.values {
         if let [Some(schema), Some(avg)] = &row[..]
             && let Some(avg) = number(avg)
         {
@@ -50,8 +50,7 @@ pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), Quer
             );
         }
     }
-    let averages: Vec<f64> = db
-        .query(DIGEST_AVERAGES)?
+    let averages: Vec<f64> = mysql::query(DIGEST_AVERAGES)?
         .values
         .iter()
         .filter_map(|row| number(row.first()?.as_deref()?))
@@ -64,8 +63,8 @@ pub fn collect_performance(db: &mut dyn Db, out: &mut Output) -> Result<(), Quer
 
 /// Connections per user, host, database and state (performance_schema), on every run as in
 /// Datadog's check.
-pub fn collect_user_connections(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    for row in db.query(USER_CONNECTIONS)?.values {
+pub fn collect_user_connections(out: &mut Output) -> Result<(), QueryError> {
+    for row in mysql::query(USER_CONNECTIONS)?.values {
         if let [user, host, schema, state, Some(count)] = &row[..]
             && let Some(count) = number(count)
         {
@@ -84,8 +83,8 @@ pub fn collect_user_connections(db: &mut dyn Db, out: &mut Output) -> Result<(),
 }
 
 /// InnoDB's deadlock counter (`information_schema.INNODB_METRICS`).
-pub fn collect_deadlocks(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    let rows = db.query(DEADLOCKS)?;
+pub fn collect_deadlocks(out: &mut Output) -> Result<(), QueryError> {
+    let rows = mysql::query(DEADLOCKS)?;
     if let Some(count) = rows
         .values
         .first()
@@ -107,8 +106,8 @@ fn percentile(mut values: Vec<f64>, q: f64) -> Option<f64> {
 }
 
 /// Size of each schema in MiB.
-pub fn collect_schema_sizes(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    for row in db.query(SCHEMA_SIZE)?.values {
+pub fn collect_schema_sizes(out: &mut Output) -> Result<(), QueryError> {
+    for row in mysql::query(SCHEMA_SIZE)?.values {
         if let [Some(schema), Some(size)] = &row[..]
             && let Some(size) = number(size)
         {
@@ -123,17 +122,13 @@ pub fn collect_schema_sizes(db: &mut dyn Db, out: &mut Output) -> Result<(), Que
 }
 
 /// Index and data size in MiB of each user table, or of each table of the system schemas.
-pub fn collect_table_sizes(
-    db: &mut dyn Db,
-    system: bool,
-    out: &mut Output,
-) -> Result<(), QueryError> {
+pub fn collect_table_sizes(system: bool, out: &mut Output) -> Result<(), QueryError> {
     let statement = if system {
         SYSTEM_TABLE_SIZE
     } else {
         TABLE_SIZE
     };
-    for row in db.query(statement)?.values {
+    for row in mysql::query(statement)?.values {
         if let [Some(schema), Some(table), Some(index), Some(data)] = &row[..] {
             let tags = [format!("schema:{schema}"), format!("table:{table}")];
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -151,8 +146,8 @@ pub fn collect_table_sizes(
 }
 
 /// Rows read and changed per table, as counters.
-pub fn collect_table_rows(db: &mut dyn Db, out: &mut Output) -> Result<(), QueryError> {
-    for row in db.query(TABLE_ROWS)?.values {
+pub fn collect_table_rows(out: &mut Output) -> Result<(), QueryError> {
+    for row in mysql::query(TABLE_ROWS)?.values {
         if let [Some(schema), Some(table), Some(read), Some(changed)] = &row[..] {
             let tags = [format!("schema:{schema}"), format!("table:{table}")];
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -171,11 +166,7 @@ pub fn collect_table_rows(db: &mut dyn Db, out: &mut Output) -> Result<(), Query
 
 /// InnoDB index sizes in bytes, and the reads, updates and deletes through each index since
 /// the server started (when performance_schema is on), as gauges like Datadog's.
-pub fn collect_indexes(
-    db: &mut dyn Db,
-    performance_schema: bool,
-    out: &mut Output,
-) -> Result<(), QueryError> {
+pub fn collect_indexes(performance_schema: bool, out: &mut Output) -> Result<(), QueryError> {
     let tags = |row: &[Option<String>]| -> Vec<String> {
         ["db", "table", "index"]
             .iter()
@@ -183,7 +174,7 @@ pub fn collect_indexes(
             .map(|(k, v)| format!("{k}:{}", v.as_deref().unwrap_or("")))
             .collect()
     };
-    for row in db.query(INDEX_SIZE)?.values {
+    for row in mysql::query(INDEX_SIZE)?.values {
         if let Some(size) = row.get(3).cloned().flatten().as_deref().and_then(number) {
             let tags = tags(&row);
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -193,7 +184,7 @@ pub fn collect_indexes(
     if !performance_schema {
         return Ok(());
     }
-    for row in db.query(INDEX_USAGE)?.values {
+    for row in mysql::query(INDEX_USAGE)?.values {
         let t = tags(&row);
         let t: Vec<&str> = t.iter().map(String::as_str).collect();
         for (i, name) in [
@@ -220,28 +211,28 @@ pub fn collect_indexes(
 
 /// Answers InnoDB's deadlock counter with `count`.
 #[cfg(test)]
-pub fn answer_deadlocks(db: &mut crate::db::fake::FakeDb, count: &str) {
-    db.answer(DEADLOCKS, &["count"], &[&[count]]);
+pub fn answer_deadlocks(count: &str) {
+    wasmon_sdk::testing::mysql::answer(DEADLOCKS, &["count"], &[&[count]]);
 }
 
 /// A server whose user sees no InnoDB index.
 #[cfg(test)]
-pub fn answer_no_indexes(db: &mut crate::db::fake::FakeDb) {
-    db.answer(INDEX_SIZE, &["d", "t", "i", "size"], &[]);
-    db.answer(INDEX_USAGE, &["d", "t", "i", "r", "u", "x"], &[]);
+pub fn answer_no_indexes() {
+    wasmon_sdk::testing::mysql::answer(INDEX_SIZE, &["d", "t", "i", "size"], &[]);
+    wasmon_sdk::testing::mysql::answer(INDEX_USAGE, &["d", "t", "i", "r", "u", "x"], &[]);
 }
 
 /// Answers the statements of [`collect_performance`] and [`collect_user_connections`]: one
 /// schema, three digests, one user.
 #[cfg(test)]
-pub fn answer_performance(db: &mut crate::db::fake::FakeDb) {
-    db.answer(
+pub fn answer_performance() {
+    wasmon_sdk::testing::mysql::answer(
         QUERY_RUN_TIME,
         &["schema_name", "avg"],
         &[&["app", "125.5"]],
     );
-    db.answer(DIGEST_AVERAGES, &["avg"], &[&["10"], &["20"], &["1000"]]);
-    db.answer(
+    wasmon_sdk::testing::mysql::answer(DIGEST_AVERAGES, &["avg"], &[&["10"], &["20"], &["1000"]]);
+    wasmon_sdk::testing::mysql::answer(
         USER_CONNECTIONS,
         &["u", "h", "d", "s", "n"],
         &[&["dd", "localhost", "NULL", "Sleep", "2"]],
@@ -251,23 +242,22 @@ pub fn answer_performance(db: &mut crate::db::fake::FakeDb) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::fake::FakeDb;
+    use wasmon_sdk::testing::mysql as server;
 
     #[test]
     fn index_sizes_and_usage_are_tagged() {
-        let mut db = FakeDb::default();
-        db.answer(
+        server::answer(
             INDEX_SIZE,
             &["d", "t", "i", "s"],
             &[&["app", "orders", "PRIMARY", "16384"]],
         );
-        db.answer(
+        server::answer(
             INDEX_USAGE,
             &["d", "t", "i", "r", "u", "x"],
             &[&["app", "orders", "PRIMARY", "7", "2", "0"]],
         );
         let mut out = Output::new(0);
-        collect_indexes(&mut db, true, &mut out).unwrap();
+        collect_indexes(true, &mut out).unwrap();
         let got: Vec<_> = out
             .samples()
             .iter()
@@ -298,11 +288,10 @@ mod tests {
 
     #[test]
     fn performance_schema_rows_become_tagged_gauges() {
-        let mut db = FakeDb::default();
-        answer_performance(&mut db);
+        answer_performance();
         let mut out = Output::new(0);
-        collect_performance(&mut db, &mut out).unwrap();
-        collect_user_connections(&mut db, &mut out).unwrap();
+        collect_performance(&mut out).unwrap();
+        collect_user_connections(&mut out).unwrap();
         let got: Vec<_> = out
             .samples()
             .iter()

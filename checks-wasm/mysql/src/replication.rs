@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use wasmon_sdk::mysql::QueryError;
+use wasmon_sdk::mysql::{self, QueryError};
 use wasmon_sdk::{Output, Status};
 
-use crate::db::{Db, flag, number, records};
+use crate::db::{flag, number, records};
 use crate::server::{Flavor, Server};
 
 /// The statement listing every replica channel of this server.
@@ -32,8 +32,8 @@ struct Channel {
     seconds_behind: Option<f64>,
 }
 
-fn channels(db: &mut dyn Db, server: &Server) -> Result<Vec<Channel>, QueryError> {
-    let rows = db.query(replica_status_statement(server))?;
+fn channels(server: &Server) -> Result<Vec<Channel>, QueryError> {
+    let rows = mysql::query(replica_status_statement(server))?;
     Ok(records(&rows)
         .into_iter()
         .map(|r| {
@@ -54,7 +54,6 @@ fn channels(db: &mut dyn Db, server: &Server) -> Result<Vec<Channel>, QueryError
 /// Replicas connected to this server: MariaDB counts them in `Slaves_connected`; MySQL lists
 /// them.
 fn replicas_connected(
-    db: &mut dyn Db,
     server: &Server,
     status: &HashMap<String, String>,
 ) -> Result<f64, QueryError> {
@@ -66,12 +65,11 @@ fn replicas_connected(
     } else {
         "SHOW SLAVE HOSTS"
     };
-    Ok(db.query(statement)?.values.len() as f64)
+    Ok(mysql::query(statement)?.values.len() as f64)
 }
 
 /// Collects replication metrics and the running service check.
 pub fn collect(
-    db: &mut dyn Db,
     server: &Server,
     status: &HashMap<String, String>,
     channel: Option<&str>,
@@ -79,11 +77,11 @@ pub fn collect(
     service_tags: &[&str],
     out: &mut Output,
 ) -> Result<(), QueryError> {
-    let mut channels = channels(db, server)?;
+    let mut channels = channels(server)?;
     if let Some(only) = channel {
         channels.retain(|c| c.name == only);
     }
-    let replicas = replicas_connected(db, server, status)?;
+    let replicas = replicas_connected(server, status)?;
     out.gauge("mysql.replication.replicas_connected", replicas, &[]);
     out.gauge("mysql.replication.slaves_connected", replicas, &[]);
     for c in &channels {
@@ -186,7 +184,7 @@ fn verdict(channels: &[Channel]) -> (Status, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::fake::FakeDb;
+    use wasmon_sdk::testing::mysql as server;
 
     fn mariadb() -> Server {
         Server {
@@ -223,8 +221,7 @@ mod tests {
 
     #[test]
     fn a_lagging_replica_with_one_thread_down_warns() {
-        let mut db = FakeDb::default();
-        db.answer(
+        server::answer(
             "SHOW ALL REPLICAS STATUS",
             &[
                 "Connection_name",
@@ -236,16 +233,7 @@ mod tests {
         );
         let status = HashMap::from([("Slaves_connected".to_string(), "0".to_string())]);
         let mut out = Output::new(0);
-        collect(
-            &mut db,
-            &mariadb(),
-            &status,
-            None,
-            false,
-            &["server:db"],
-            &mut out,
-        )
-        .unwrap();
+        collect(&mariadb(), &status, None, false, &["server:db"], &mut out).unwrap();
         let lag: Vec<_> = out
             .samples()
             .iter()
@@ -261,16 +249,7 @@ mod tests {
         );
         // `options.replication_channel` keeps one channel.
         let mut out = Output::new(0);
-        collect(
-            &mut db,
-            &mariadb(),
-            &status,
-            Some("eu"),
-            false,
-            &[],
-            &mut out,
-        )
-        .unwrap();
+        collect(&mariadb(), &status, Some("eu"), false, &[], &mut out).unwrap();
         let replica = out
             .service_checks()
             .iter()
@@ -292,8 +271,7 @@ mod tests {
             ("source", Status::Warning),
             "as Datadog's"
         );
-        let mut db = FakeDb::default();
-        db.answer(
+        server::answer(
             "SHOW REPLICA STATUS",
             &[
                 "Channel_Name",
@@ -303,14 +281,14 @@ mod tests {
             ],
             &[&["", "Yes", "Yes", "0"]],
         );
-        db.answer("SHOW REPLICAS", &["Server_Id"], &[]);
+        server::answer("SHOW REPLICAS", &["Server_Id"], &[]);
         let server = Server {
             flavor: Flavor::Mysql,
             version: (8, 0, 36),
             raw_version: "8.0.36".into(),
         };
         let mut out = Output::new(0);
-        collect(&mut db, &server, &HashMap::new(), None, true, &[], &mut out).unwrap();
+        collect(&server, &HashMap::new(), None, true, &[], &mut out).unwrap();
         assert_eq!(out.service_checks()[0].status, Status::Ok);
         assert!(
             out.samples()

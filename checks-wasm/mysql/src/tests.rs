@@ -2,22 +2,21 @@
 
 use std::collections::BTreeSet;
 
+use wasmon_sdk::testing::mysql as server;
 use wasmon_sdk::testing::{take_logs, take_metadata};
 use wasmon_sdk::{MetricKind, Output, Status};
 
 use crate::config::Options;
-use crate::db::fake::FakeDb;
 use crate::{Instance, Mysql, performance, queries};
 
 /// A MariaDB 10.11 server with its binary log off.
-fn server() -> FakeDb {
-    server_with(&[&["log_bin", "OFF"]])
+fn serve() {
+    serve_with(&[&["log_bin", "OFF"]])
 }
 
 /// A MariaDB 10.11 server with `extra` variables besides the usual ones.
-fn server_with(extra: &[&[&str]]) -> FakeDb {
-    let mut db = FakeDb::default();
-    db.answer(
+fn serve_with(extra: &[&[&str]]) {
+    server::answer(
         &queries::status_statement(&Options::default()),
         &["Variable_name", "Value"],
         &[
@@ -44,8 +43,8 @@ fn server_with(extra: &[&[&str]]) -> FakeDb {
         &["sql_mode", "STRICT_TRANS_TABLES"],
     ];
     let variables: Vec<&[&str]> = usual.iter().chain(extra).copied().collect();
-    performance::answer_no_indexes(&mut db);
-    db.answer(
+    performance::answer_no_indexes();
+    server::answer(
         "SHOW GLOBAL VARIABLES",
         &["Variable_name", "Value"],
         &variables,
@@ -66,19 +65,18 @@ fn server_with(extra: &[&[&str]]) -> FakeDb {
             },
         )
         .collect();
-    db.answer(&queries::variables_statement(&known), &known, &[&values]);
-    db
+    server::answer(&queries::variables_statement(&known), &known, &[&values]);
 }
 
-fn with_innodb_status(mut db: FakeDb) -> FakeDb {
+/// The server also answers `SHOW ENGINE INNODB STATUS`.
+fn serve_innodb_status() {
     let text = include_str!("../tests/fixtures/innodb_status_mariadb_1011.txt");
-    db.answer(
+    server::answer(
         "SHOW ENGINE INNODB STATUS",
         &["Type", "Name", "Status"],
         &[&["InnoDB", "", text]],
     );
-    performance::answer_deadlocks(&mut db, "3");
-    db
+    performance::answer_deadlocks("3");
 }
 
 fn value(out: &Output, name: &str) -> Option<(MetricKind, f64)> {
@@ -90,7 +88,9 @@ fn value(out: &Output, name: &str) -> Option<(MetricKind, f64)> {
 
 #[test]
 fn a_run_reports_status_variables_innodb_and_metadata() {
-    let mut check = Mysql::with_db(Instance::default(), with_innodb_status(server()));
+    serve();
+    serve_innodb_status();
+    let mut check = Mysql::new(Instance::default());
     let mut out = Output::new(0);
     check.collect(&mut out).unwrap();
     assert_eq!(
@@ -142,9 +142,7 @@ fn a_run_reports_status_variables_innodb_and_metadata() {
     );
     assert!(take_metadata().is_empty());
     assert_eq!(
-        check
-            .db
-            .asked
+        server::take_asked()
             .iter()
             .filter(|q| *q == "SHOW GLOBAL VARIABLES")
             .count(),
@@ -154,7 +152,8 @@ fn a_run_reports_status_variables_innodb_and_metadata() {
 
 #[test]
 fn a_missing_privilege_loses_one_family_and_warns_once() {
-    let mut check = Mysql::with_db(Instance::default(), server());
+    serve();
+    let mut check = Mysql::new(Instance::default());
     for run in 0..3 {
         let mut out = Output::new(run);
         check.collect(&mut out).unwrap();
@@ -169,9 +168,11 @@ fn a_missing_privilege_loses_one_family_and_warns_once() {
 
 #[test]
 fn an_unreachable_server_is_critical_with_its_message() {
-    let mut db = server();
-    db.down = Some("Access denied for user 'dd'@'localhost' (using password: YES)".into());
-    let mut check = Mysql::with_db(Instance::default(), db);
+    serve();
+    server::down(Some(
+        "Access denied for user 'dd'@'localhost' (using password: YES)",
+    ));
+    let mut check = Mysql::new(Instance::default());
     let mut out = Output::new(0);
     assert!(check.collect(&mut out).is_err());
     let sc = &out.service_checks()[0];
@@ -186,11 +187,9 @@ fn an_unreachable_server_is_critical_with_its_message() {
 
 #[test]
 fn later_runs_keep_every_family_when_booleans_read_as_numbers() {
-    let mut db = with_innodb_status(server_with(&[
-        &["log_bin", "ON"],
-        &["performance_schema", "ON"],
-    ]));
-    db.answer(
+    serve_with(&[&["log_bin", "ON"], &["performance_schema", "ON"]]);
+    serve_innodb_status();
+    server::answer(
         "SHOW BINARY LOGS",
         &["Log_name", "File_size"],
         &[
@@ -198,7 +197,7 @@ fn later_runs_keep_every_family_when_booleans_read_as_numbers() {
             &["mariadb-bin.000002", "2048"],
         ],
     );
-    performance::answer_performance(&mut db);
+    performance::answer_performance();
     let config = Instance {
         options: Options {
             extra_performance_metrics: true,
@@ -206,7 +205,7 @@ fn later_runs_keep_every_family_when_booleans_read_as_numbers() {
         },
         ..Instance::default()
     };
-    let mut check = Mysql::with_db(config, db);
+    let mut check = Mysql::new(config);
     let runs: Vec<Output> = (0..4)
         .map(|run| {
             let mut out = Output::new(run * 15_000);

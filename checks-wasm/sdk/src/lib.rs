@@ -24,8 +24,16 @@
 //! ```
 //!
 //! Everything but the final `emit` calls is plain Rust, so a check's logic is unit-tested
-//! natively with `cargo test`.
+//! natively with `cargo test`. The host's capabilities ([`files`], [`fs_usage`], [`exec`],
+//! [`mysql`]) are typed helpers that, natively, answer from fakes a test sets up through
+//! [`testing`]:
+//!
+//! ```ignore
+//! wasmon_sdk::testing::files::put("/proc/loadavg", "0.50 0.40 0.30 1/99 123\n");
+//! assert_eq!(wasmon_sdk::files::read_text("/proc/loadavg")?, "0.50 0.40 0.30 1/99 123\n");
+//! ```
 
+mod capabilities;
 mod check;
 mod config;
 mod output;
@@ -42,14 +50,11 @@ pub mod bindings {
     });
 }
 
-pub use bindings::wasmon::check::exec;
-pub use bindings::wasmon::check::files;
-pub use bindings::wasmon::check::fs_usage;
-pub use bindings::wasmon::check::mysql;
 pub use bindings::wasmon::check::types::{
     AlertType, CheckError, ConfigError, Descriptor, Event, EventPriority, LogLevel, MetricKind,
     Sample, ServiceCheck, Status,
 };
+pub use capabilities::{exec, files, fs_usage, mysql};
 pub use check::{Check, NoConfig};
 pub use config::parse_config;
 pub use output::Output;
@@ -72,28 +77,8 @@ pub fn metadata(key: &str, value: &str) {
     testing::METADATA.with_borrow_mut(|m| m.push((key.to_string(), value.to_string())));
 }
 
-/// What a check logged and recorded when its logic runs natively, in unit tests.
 #[cfg(not(target_family = "wasm"))]
-pub mod testing {
-    use std::cell::RefCell;
-
-    use crate::LogLevel;
-
-    thread_local! {
-        pub(crate) static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
-        pub(crate) static METADATA: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
-    }
-
-    /// The lines logged on this thread since the last call.
-    pub fn take_logs() -> Vec<(LogLevel, String)> {
-        LOGS.take()
-    }
-
-    /// The metadata recorded on this thread since the last call.
-    pub fn take_metadata() -> Vec<(String, String)> {
-        METADATA.take()
-    }
-}
+pub mod testing;
 
 impl CheckError {
     /// The configuration is wrong as a whole: the instance stops until its config changes.

@@ -38,21 +38,17 @@ impl Check for Shell {
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
-        self.read(exec::run(), out)
+        self.collect(out)
     }
 }
 
 impl Shell {
-    /// Turns what `exec` says of the command into series and service checks. A command that
+    /// Runs the command and turns what it did into series and service checks. A command that
     /// could not be started fails the run; a Nagios plugin's own service check also says
     /// UNKNOWN and why, as Nagios does.
-    fn read(
-        &mut self,
-        ran: Result<exec::Outcome, String>,
-        out: &mut Output,
-    ) -> Result<(), CheckError> {
+    fn collect(&mut self, out: &mut Output) -> Result<(), CheckError> {
         let name = self.config.metric_name.as_deref().unwrap_or("shell");
-        let outcome = match ran {
+        let outcome = match exec::run() {
             Ok(outcome) => outcome,
             Err(why) => {
                 if self.config.format == Format::Nagios {
@@ -157,6 +153,7 @@ wasmon_sdk::export_check!(Shell);
 #[cfg(test)]
 mod tests {
     use wasmon_sdk::Status;
+    use wasmon_sdk::testing::exec as command;
 
     use super::*;
 
@@ -217,7 +214,8 @@ mod tests {
     fn a_plugin_that_cannot_start_is_unknown_and_fails_the_run() {
         let why = "cannot run `/usr/lib/nagios/plugins/check_foo`: No such file or directory (os error 2)";
         let mut out = Output::new(0);
-        let result = nagios("nagios.foo").read(Err(why.into()), &mut out);
+        command::answer(Err(why.into()));
+        let result = nagios("nagios.foo").run(&mut out);
         assert!(matches!(result, Err(CheckError::Transient(m)) if m == why));
         let sc = &out.service_checks()[0];
         assert_eq!(
@@ -228,21 +226,53 @@ mod tests {
         let mut shell = nagios("x");
         shell.config.format = Format::Value;
         let mut out = Output::new(0);
-        assert!(shell.read(Err(why.into()), &mut out).is_err());
+        assert!(shell.run(&mut out).is_err());
         assert!(out.service_checks().is_empty());
     }
 
     #[test]
     fn a_plugin_a_shell_cannot_find_is_unknown() {
         let mut out = Output::new(0);
-        let ran = outcome(Some(127), false, "sh: 1: /opt/check_foo: not found\n");
-        nagios("nagios.foo").read(Ok(ran), &mut out).unwrap();
+        command::answer(Ok(command::exited(
+            127,
+            "",
+            "sh: 1: /opt/check_foo: not found\n",
+        )));
+        nagios("nagios.foo").run(&mut out).unwrap();
         let sc = &out.service_checks()[0];
         assert_eq!(sc.status, Status::Unknown);
         assert!(
             sc.message.ends_with("/opt/check_foo: not found"),
             "{}",
             sc.message
+        );
+    }
+
+    #[test]
+    fn tcollector_lines_carry_their_own_time_and_never_go_back() {
+        let mut shell = nagios("unused");
+        shell.config.format = Format::Tcollector;
+        let mut ran = |stdout: &str| {
+            command::answer(Ok(command::exited(0, stdout, "")));
+            let mut out = Output::new(99_000);
+            shell.run(&mut out).map(|()| out)
+        };
+        let out = ran("app.queue 1700000000 7 q=a\n").unwrap();
+        let s = &out.samples()[0];
+        assert_eq!(
+            (s.name.as_str(), s.value, s.timestamp_ms, s.tags.clone()),
+            (
+                "app.queue",
+                7.0,
+                Some(1_700_000_000_000),
+                vec!["q:a".to_string()]
+            )
+        );
+        let out = ran("app.queue 1699999999 8 q=a\n").unwrap();
+        assert!(
+            out.samples().iter().all(|s| s.name != "app.queue"),
+            "a point older than the last is refused: {:?}",
+            out.samples()
         );
     }
 }

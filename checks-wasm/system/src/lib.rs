@@ -107,3 +107,6 @@ impl Check for System {
 }
 
 wasmon_sdk::export_check!(System);
+
+#[cfg(test)]
+mod tests;

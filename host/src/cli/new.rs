@@ -138,7 +138,7 @@ fn wit_files() -> Vec<WitFile> {
 }
 
 /// The Rust SDK's sources, vendored into Rust projects.
-const SDK: [(&str, &str); 4] = [
+const SDK: [(&str, &str); 10] = [
     (
         "lib.rs",
         include_str!("../../../checks-wasm/sdk/src/lib.rs"),
@@ -154,6 +154,30 @@ const SDK: [(&str, &str); 4] = [
     (
         "output.rs",
         include_str!("../../../checks-wasm/sdk/src/output.rs"),
+    ),
+    (
+        "testing.rs",
+        include_str!("../../../checks-wasm/sdk/src/testing.rs"),
+    ),
+    (
+        "capabilities/mod.rs",
+        include_str!("../../../checks-wasm/sdk/src/capabilities/mod.rs"),
+    ),
+    (
+        "capabilities/exec.rs",
+        include_str!("../../../checks-wasm/sdk/src/capabilities/exec.rs"),
+    ),
+    (
+        "capabilities/files.rs",
+        include_str!("../../../checks-wasm/sdk/src/capabilities/files.rs"),
+    ),
+    (
+        "capabilities/fs_usage.rs",
+        include_str!("../../../checks-wasm/sdk/src/capabilities/fs_usage.rs"),
+    ),
+    (
+        "capabilities/mysql.rs",
+        include_str!("../../../checks-wasm/sdk/src/capabilities/mysql.rs"),
     ),
 ];
 
@@ -260,5 +284,26 @@ mod tests {
         let folder = WitVersion::NEWEST.package().replace(':', "-");
         assert!(SDK_WIT_PATH.contains(&format!("/wit/{folder}\"")));
         assert!(SDK[0].1.contains(SDK_WIT_PATH), "the SDK's bindgen path");
+    }
+
+    #[test]
+    fn every_sdk_source_is_vendored() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../checks-wasm/sdk/src");
+        let mut found = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&root) {
+                    found.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        let mut vendored: Vec<String> = SDK.iter().map(|(f, _)| f.to_string()).collect();
+        vendored.sort();
+        assert_eq!(found, vendored);
     }
 }

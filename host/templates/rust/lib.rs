@@ -37,11 +37,7 @@ impl Check for {{type}} {
     }
 
     fn run(&mut self, out: &mut Output) -> Result<(), CheckError> {
-        let content = files::read(&["/proc/loadavg".to_string()])
-            .pop()
-            .ok_or_else(|| CheckError::Transient("no answer for /proc/loadavg".into()))?
-            .map_err(CheckError::Transient)?;
-        let text = String::from_utf8_lossy(&content);
+        let text = files::read_text("/proc/loadavg").map_err(CheckError::Transient)?;
         let [one, five, fifteen] = parse_loadavg(&text)
             .ok_or_else(|| CheckError::Transient(format!("unexpected /proc/loadavg: {text:?}")))?;
         out.gauge(&format!("{}.load.1", self.prefix), one, &[]);
@@ -64,5 +60,17 @@ mod tests {
             Some([0.42, 0.36, 0.30])
         );
         assert_eq!(parse_loadavg("garbage"), None);
+    }
+
+    /// Natively, the SDK's capabilities answer from fakes the test sets up.
+    #[test]
+    fn a_run_reads_the_granted_file() {
+        wasmon_sdk::testing::files::put("/proc/loadavg", "0.42 0.36 0.30 1/123 4567\n");
+        let mut check = {{type}}::init(NoConfig {}, Instance { prefix: None }).unwrap();
+        let mut out = Output::new(0);
+        check.run(&mut out).unwrap();
+        assert_eq!(out.samples()[0].value, 0.42);
+        wasmon_sdk::testing::files::remove("/proc/loadavg");
+        assert!(check.run(&mut Output::new(1)).is_err());
     }
 }
