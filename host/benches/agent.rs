@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmon::aggregate::Aggregator;
-use wasmon::config::{Grants, GrantsConfig};
+use wasmon::capabilities::{Grants, GrantsConfig, InstanceKeys};
 use wasmon::model::{MetricKind, Sample};
 use wasmon::runtime::{Capabilities, CheckInstance, CheckModule, InstanceSpec, RunLimits, Runtime};
 
@@ -64,7 +64,7 @@ fn system_grants() -> Grants {
     let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
     let grants: GrantsConfig =
         serde_yaml::from_value(doc["instances"][0]["grants"].clone()).unwrap();
-    Grants::parse(&grants).unwrap()
+    Grants::parse(&grants, &InstanceKeys::default()).unwrap()
 }
 
 async fn time_runs(instance: &mut CheckInstance, n: usize) -> Vec<Duration> {
@@ -186,13 +186,13 @@ fn main() {
     // The shell check running `true`: spawn (as the host measures it) versus the rest.
     rt.block_on(async {
         let shell = CheckModule::load(engine, &guest("shell")).unwrap();
-        let command = wasmon::config::CommandGrant::parse(
-            &wasmon::config::CommandLine::Argv(vec!["true".into()]),
-            &wasmon::config::ExecOptions::default(),
+        let command = wasmon::capabilities::CommandGrant::parse(
+            &wasmon::capabilities::CommandLine::Argv(vec!["true".into()]),
+            &wasmon::capabilities::ExecOptions::default(),
         )
         .unwrap();
         let grants = Grants {
-            command: Some(command),
+            exec: Some(command),
             ..Grants::default()
         };
         let mut instance = CheckInstance::new(
@@ -207,7 +207,7 @@ fn main() {
             "shell check run of `true` (spawn + wait + guest)",
             time_runs(&mut instance, 300).await,
         );
-        let command = grants.command.as_ref().unwrap();
+        let command = grants.exec.as_ref().unwrap();
         let mut spawns = Vec::new();
         for _ in 0..300 {
             let outcome = wasmon::capabilities::run_command(command).await.unwrap();

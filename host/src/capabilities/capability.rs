@@ -2,9 +2,12 @@
 //! component's imports against its grants, `inspect`'s world and the WIT `wasmon new` vendors
 //! all derive from [`super::ALL`].
 
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
 use wasmtime::component::Linker;
 
-use crate::config::Grants;
+use super::Grants;
 use crate::runtime::{HostState, WitVersion};
 
 /// One capability a check may import.
@@ -26,6 +29,28 @@ pub struct Capability {
     pub worlds: &'static [&'static str],
     /// The newest WIT file that defines it, vendored into projects by `wasmon new`.
     pub wit: Option<WitFile>,
+}
+
+/// A capability that an instance's config grants: what is written, what it means once
+/// validated, and how it reads in `configcheck`, `status` and `wasmon check`. Listed once in
+/// `capabilities!` (in `capabilities/mod.rs`), which builds the grant types from it.
+pub trait Grantable {
+    /// The capability, as the lists see it.
+    const CAPABILITY: Capability;
+    /// wasmon's keys at the instance's top level that it reads (`command`): never passed to
+    /// the check, and suggested when a check key looks like a misspelling of one.
+    const HOST_KEYS: &'static [&'static str] = &[];
+    /// Keys at the instance's top level that it reads and the check must never see
+    /// (passwords), beyond [`Self::HOST_KEYS`].
+    const SECRET_KEYS: &'static [&'static str] = &[];
+    /// As written: the value of `grants.<name>`, or a view of the instance's top-level keys.
+    type Config: Debug + Clone + Default + DeserializeOwned;
+    /// Validated, as the host implementation reads it.
+    type Granted: Debug + Clone + Default;
+    /// Validates what is written; each problem is `(field within the instance, message)`.
+    fn parse(config: &Self::Config) -> Result<Self::Granted, Vec<(String, String)>>;
+    /// One line per thing granted.
+    fn describe(granted: &Self::Granted) -> Vec<String>;
 }
 
 /// The config that grants a capability.

@@ -1,6 +1,8 @@
-//! Host implementations of the wasmon interfaces a check may import: one module per
-//! capability. A capability is linked into an instance only when its config grants it, and
-//! each call is checked against the grant again.
+//! What a check may reach outside its sandbox: one folder per capability, each with its host
+//! implementation, its grant's config and its [`Capability`] value, listed once below. A
+//! capability is linked into an instance only when its config grants it (or, for those every
+//! language runtime imports, linked always and checked on each call), and each call is checked
+//! against the grant again.
 
 mod capability;
 mod emit;
@@ -9,19 +11,23 @@ mod files;
 mod fs_usage;
 mod http;
 mod mysql;
-mod v0_1;
+mod registry;
 
-pub use capability::{Capability, Grant, Link, WitFile};
-pub use exec::run_command;
-pub use http::HttpGate;
-pub use mysql::MysqlClient;
+pub use capability::{Capability, Grant, Grantable, Link, WitFile};
+pub use exec::{CommandGrant, CommandLine, ExecKeys, ExecOptions, run_command};
+pub use files::{FileGrants, host_path};
+pub use http::{HttpGate, HttpGrant, HttpHost, HttpTarget};
+pub use mysql::{ConnectionKeys, MysqlClient, MysqlGrant, ServerAddress, SslConfig};
 
-/// Every capability, in the order grants are checked: one line each.
-pub static ALL: &[&Capability] = &[
-    &emit::EMIT,
-    &files::FILES,
-    &fs_usage::FS_USAGE,
-    &http::HTTP,
-    &exec::EXEC,
-    &mysql::MYSQL,
-];
+registry::capabilities! {
+    always { emit::EMIT }
+    grants {
+        files: files::Files,
+        fs_usage: fs_usage::FsUsage,
+        http: http::Http,
+    }
+    instance {
+        exec: exec::Exec,
+        mysql: mysql::Mysql,
+    }
+}

@@ -12,23 +12,30 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::error::ConfigErrors;
-use super::grants::GrantsConfig;
-use super::mysql::{ConnectionKeys, SECRET_KEYS};
-use super::{CommandGrant, CommandLine, ConfigError, ExecOptions, Grants, MysqlGrant, yaml};
+use super::{ConfigError, yaml};
+use crate::capabilities::{self, Grants, GrantsConfig, InstanceKeys};
 
-/// Keys of an instance that belong to the host, never passed to the check (with the MySQL
-/// connection's secrets, [`SECRET_KEYS`]).
-pub const HOST_KEYS: [&str; 9] = [
+/// Keys of an instance that belong to the host besides the capabilities' own
+/// ([`capabilities::HOST_KEYS`]).
+const OWN_KEYS: [&str; 7] = [
     "min_collection_interval",
     "timeout",
     "align",
     "tags",
     "limits",
     "grants",
-    "command",
-    "exec",
     "cluster_check",
 ];
+
+/// Keys of an instance that belong to the host: never passed to the check, and suggested when
+/// a check's key looks like a misspelling of one.
+fn host_keys() -> impl Iterator<Item = &'static str> {
+    OWN_KEYS.into_iter().chain(
+        capabilities::HOST_KEYS
+            .iter()
+            .flat_map(|keys| keys.iter().copied()),
+    )
+}
 
 /// The host's keys of one instance, as written.
 #[derive(Debug, Deserialize)]
@@ -48,21 +55,13 @@ struct HostKeys {
     /// Resource limits of the instance's sandbox.
     #[serde(default)]
     limits: Limits,
-    /// What the instance may reach outside its sandbox.
+    /// What the instance may reach outside its sandbox, under `grants:` (those granted by
+    /// keys at the instance's top level are read by [`InstanceKeys::read`]).
     #[serde(default)]
     grants: GrantsConfig,
-    /// The one command the instance may run.
-    #[serde(default)]
-    command: Option<CommandLine>,
-    /// How that command runs.
-    #[serde(default)]
-    exec: Option<ExecOptions>,
     /// Runs on one member of the agent's cluster group; the file's `cluster_check` when unset.
     #[serde(default)]
     cluster_check: Option<bool>,
-    /// The MySQL server the instance may query.
-    #[serde(flatten)]
-    mysql: ConnectionKeys,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,9 +138,8 @@ pub struct InstanceConfig {
 fn near_misses(own: &Map<String, Value>) -> Vec<(String, &'static str)> {
     own.keys()
         .filter_map(|key| {
-            HOST_KEYS
-                .iter()
-                .map(|host| (strsim::damerau_levenshtein(key, host), *host))
+            host_keys()
+                .map(|host| (strsim::damerau_levenshtein(key, host), host))
                 .filter(|(d, host)| *d > 0 && *d <= 2 && host.len() > 2 * d)
                 .min()
                 .map(|(_, host)| (key.clone(), host))
@@ -163,7 +161,7 @@ pub fn near_miss_hint(instance: &InstanceConfig) -> Option<String> {
     Some(format!(
         "{} (wasmon's own keys: {})",
         guesses.join("; "),
-        HOST_KEYS.join(", ")
+        host_keys().collect::<Vec<_>>().join(", ")
     ))
 }
 
@@ -209,18 +207,23 @@ impl CheckFile {
         let mut errors = Vec::new();
         let mut instances = Vec::new();
         let mut seen = Vec::new();
-        for (index, (host, mut own)) in hosts
+        let keys = InstanceKeys::read(&document, hosts.instances.len())?;
+        for (index, ((host, mut own), keys)) in hosts
             .instances
             .into_iter()
             .zip(checks.instances)
+            .zip(keys)
             .enumerate()
         {
             // Everything the instance says, as JSON (objects keep their keys sorted).
             let said = Value::Object(own.clone()).to_string();
             let fingerprint = fingerprint(&checks.init_config, &said);
             let identity = identity(&said, &mut seen);
-            for key in HOST_KEYS.iter().chain(&SECRET_KEYS) {
-                own.remove(*key);
+            let secret = capabilities::SECRET_KEYS
+                .iter()
+                .flat_map(|k| k.iter().copied());
+            for key in host_keys().chain(secret) {
+                own.remove(key);
             }
             let mut fail = |field: &str, message: String| {
                 let field = format!("instances[{index}].{field}");
@@ -250,26 +253,12 @@ impl CheckFile {
                     );
                 }
             }
-            let mut grants = Grants::parse(&host.grants).unwrap_or_else(|problems| {
+            let grants = Grants::parse(&host.grants, &keys).unwrap_or_else(|problems| {
                 for (field, message) in problems {
                     fail(&field, message);
                 }
                 Grants::default()
             });
-            match (&host.command, &host.exec) {
-                (Some(command), exec) => {
-                    match CommandGrant::parse(command, &exec.clone().unwrap_or_default()) {
-                        Ok(grant) => grants.command = Some(grant),
-                        Err(problems) => problems.into_iter().for_each(|(f, m)| fail(&f, m)),
-                    }
-                }
-                (None, Some(_)) => fail("exec", "is set but there is no `command` to run".into()),
-                (None, None) => {}
-            }
-            match MysqlGrant::parse(&host.mysql) {
-                Ok(grant) => grants.mysql = grant,
-                Err(problems) => problems.into_iter().for_each(|(f, m)| fail(&f, m)),
-            }
             let near_misses = near_misses(&own);
             instances.push(InstanceConfig {
                 index,
@@ -452,7 +441,7 @@ mod tests {
         )
         .unwrap();
         let i = &f.instances[0];
-        let grant = i.grants.command.as_ref().unwrap();
+        let grant = i.grants.exec.as_ref().unwrap();
         assert_eq!(grant.argv, ["true"]);
         assert_eq!(grant.timeout, Duration::from_secs(2));
         assert_eq!(i.check_config, serde_json::json!({"metric_name": "x"}));
@@ -468,6 +457,28 @@ mod tests {
                 .contains("instances[0].exec: unknown field `shel`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_capabilitys_problem_is_named_at_once_in_list_order() {
+        let e = parse(
+            "instances:\n  - grants:\n      files: [rel]\n      http:\n        allow: []\n    \
+             exec: {timeout: 1}\n    sock: rel.sock\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        let fields = [
+            "demo.yaml:3: instances[0].grants.files[0]",
+            "demo.yaml:5: instances[0].grants.http.allow",
+            "demo.yaml:6: instances[0].exec",
+            "demo.yaml:7: instances[0].sock",
+        ];
+        let mut at = 0;
+        for field in fields {
+            let found = text[at..].find(field).map(|i| at + i);
+            assert!(found.is_some(), "{field} (in order) in {text}");
+            at = found.unwrap_or(at);
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::GuestOutput;
+use crate::capabilities::Grants;
 use crate::capabilities::{HttpGate, MysqlClient};
-use crate::config::Grants;
 use crate::model::{Event, Sample, ServiceCheck};
 use crate::repeats::Repeats;
 

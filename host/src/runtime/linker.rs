@@ -8,8 +8,8 @@ use wasmtime::component::{Component, Linker};
 
 use super::HostState;
 use super::bindings::{CheckPre, WitVersion};
+use crate::capabilities::Grants;
 use crate::capabilities::{self, Capability, Link};
-use crate::config::Grants;
 
 /// Which of the capabilities linked only where granted are linked: bit `i` stands for
 /// [`capabilities::ALL`]`[i]`.

@@ -2,8 +2,9 @@
 //! unless configured, a cleared environment, its own process group (killed whole at the
 //! timeout, and after exit so nothing is left behind), and capped output.
 
-use super::{Capability, Grant, Link};
-use crate::runtime::bindings::{link_interfaces, newest_wit};
+mod config;
+mod v0_1;
+
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -12,15 +13,20 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use crate::config::CommandGrant;
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
+pub use config::{CommandGrant, CommandLine, ExecKeys, ExecOptions};
 use wit::exec::Outcome;
+
+/// The exec capability, as registered.
+pub struct Exec;
 
 /// Running the instance's one `command:`.
 pub const EXEC: Capability = Capability {
     interfaces: &["exec"],
     grant: Some(Grant {
-        granted: |grants| grants.command.is_some(),
+        granted: |grants| grants.exec.is_some(),
         missing: "command",
         hint: "command: ...",
     }),
@@ -32,7 +38,7 @@ pub const EXEC: Capability = Capability {
 
 impl wit::exec::Host for HostState {
     async fn run(&mut self) -> Result<Outcome, String> {
-        let Some(grant) = self.capabilities.grants.command.clone() else {
+        let Some(grant) = self.capabilities.grants.exec.clone() else {
             return Err("no command is granted to this instance".into());
         };
         let started = Instant::now();
@@ -137,7 +143,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::{CommandLine, ExecOptions};
 
     fn grant(line: &str, exec: ExecOptions) -> CommandGrant {
         CommandGrant::parse(&CommandLine::Line(line.into()), &exec).unwrap()

@@ -1,9 +1,15 @@
 //! `wasmon:check/fs-usage`: statvfs of a mount point, when granted.
 
+mod config;
+mod v0_1;
+
 use super::{Capability, Grant, Link};
 use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
 use wit::fs_usage::Usage;
+
+/// The fs-usage capability, as registered.
+pub struct FsUsage;
 
 /// The size and use of mounted filesystems, with `grants.fs_usage`.
 pub const FS_USAGE: Capability = Capability {

@@ -1,16 +1,22 @@
 //! `wasmon:check/files`: read-only access to the files an instance's grants allow, read by
 //! the host natively (a WASI filesystem read costs far more per /proc file).
 
-use super::{Capability, Grant, Link};
-use crate::runtime::bindings::{link_interfaces, newest_wit};
+mod config;
+mod v0_1;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
-use crate::config::grants_host_path;
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
+pub use config::{FileGrants, host_path};
 use wit::files::MatchedFile;
+
+/// The files capability, as registered.
+pub struct Files;
 
 /// Reading the files an instance's `grants.files` allow.
 pub const FILES: Capability = Capability {
@@ -35,8 +41,8 @@ const MAX_MATCHES: usize = 100_000;
 impl HostState {
     fn read_granted(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
         let caps = &self.capabilities;
-        caps.grants.allows_file(path)?;
-        let host = grants_host_path(path, &caps.proc_root, &caps.sys_root);
+        caps.grants.files.allows(path)?;
+        let host = host_path(path, &caps.proc_root, &caps.sys_root);
         let file = File::open(&host).map_err(|e| format!("{path}: {e}"))?;
         let mut content = Vec::new();
         file.take(max_bytes.min(MAX_FILE_BYTES))
@@ -72,7 +78,7 @@ impl wit::files::Host for HostState {
 impl HostState {
     fn read_all_matching(&self, pattern: &str, max_bytes: u32) -> Result<Vec<MatchedFile>, String> {
         let caps = &self.capabilities;
-        let host_pattern = grants_host_path(pattern, &caps.proc_root, &caps.sys_root);
+        let host_pattern = host_path(pattern, &caps.proc_root, &caps.sys_root);
         let entries = expand(&host_pattern).map_err(|e| format!("{pattern}: {e}"))?;
         let mut found = Vec::new();
         for host_path in entries.into_iter().take(MAX_MATCHES) {

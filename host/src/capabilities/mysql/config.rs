@@ -8,6 +8,27 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Mysql;
+use crate::capabilities::{Capability, Grantable};
+
+impl Grantable for Mysql {
+    const CAPABILITY: Capability = super::MYSQL;
+    const SECRET_KEYS: &'static [&'static str] = &SECRET_KEYS;
+    type Config = ConnectionKeys;
+    type Granted = Option<MysqlGrant>;
+
+    fn parse(keys: &ConnectionKeys) -> Result<Option<MysqlGrant>, Vec<(String, String)>> {
+        MysqlGrant::parse(keys)
+    }
+
+    fn describe(granted: &Option<MysqlGrant>) -> Vec<String> {
+        granted
+            .iter()
+            .map(|m| format!("query {}", m.display()))
+            .collect()
+    }
+}
+
 /// `ssl:` as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

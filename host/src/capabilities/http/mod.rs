@@ -7,7 +7,8 @@
 //! request elsewhere. Each request is bounded by the grant's timeout and what is left of the
 //! run, and its response body by the grant's size cap.
 
-use super::{Capability, Grant, Link};
+mod config;
+
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,7 +26,12 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::config::{HttpGrant, HttpHost, HttpTarget, canonical_ip};
+use super::{Capability, Grant, Link};
+use config::canonical as canonical_ip;
+pub use config::{HttpGrant, HttpHost, HttpTarget};
+
+/// The HTTP capability, as registered.
+pub struct Http;
 
 /// Outgoing `wasi:http` requests to the hosts `grants.http` lists.
 pub const HTTP: Capability = Capability {

@@ -2,10 +2,14 @@
 //! timeout and a cap on response size.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::Authority;
 use serde::Deserialize;
+
+use super::Http;
+use crate::capabilities::{Capability, Grantable};
 
 /// `grants.http:` of an instance, as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +155,7 @@ impl HttpGrant {
     }
 
     /// One line for `configcheck` and `inspect`.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let targets: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
         format!(
             "HTTP to {} (timeout {:?}, responses up to {} bytes)",
@@ -159,6 +163,25 @@ impl HttpGrant {
             self.timeout,
             self.max_response_bytes
         )
+    }
+}
+
+impl Grantable for Http {
+    const CAPABILITY: Capability = super::HTTP;
+    type Config = Option<HttpGrantConfig>;
+    type Granted = Option<Arc<HttpGrant>>;
+
+    fn parse(
+        config: &Option<HttpGrantConfig>,
+    ) -> Result<Option<Arc<HttpGrant>>, Vec<(String, String)>> {
+        config
+            .as_ref()
+            .map(|c| HttpGrant::parse(c).map(Arc::new))
+            .transpose()
+    }
+
+    fn describe(granted: &Option<Arc<HttpGrant>>) -> Vec<String> {
+        granted.iter().map(|h| h.describe()).collect()
     }
 }
 

@@ -1,5 +1,5 @@
-//! `wasmon:check@0.1.0`, frozen: each of its interfaces served by the newest one's
-//! implementation, its types converted at the boundary. Nothing here decides anything.
+//! `wasmon:check@0.1.0`'s `types` and `emit`, frozen: served by the newest implementation, its
+//! types (and the `check` export's descriptor and errors) converted at the boundary.
 
 use crate::runtime::HostState;
 use crate::runtime::bindings::newest as new;
@@ -86,86 +86,5 @@ impl old::emit::Host for HostState {
 
     fn set_metadata(&mut self, key: String, value: String) {
         new::emit::Host::set_metadata(self, key, value);
-    }
-}
-
-impl old::files::Host for HostState {
-    fn read(&mut self, paths: Vec<String>) -> Vec<Result<Vec<u8>, String>> {
-        new::files::Host::read(self, paths)
-    }
-
-    fn read_matching(
-        &mut self,
-        pattern: String,
-        max_bytes: u32,
-    ) -> Result<Vec<old::files::MatchedFile>, String> {
-        let found = new::files::Host::read_matching(self, pattern, max_bytes)?;
-        Ok(found
-            .into_iter()
-            .map(|f| old::files::MatchedFile {
-                path: f.path,
-                content: f.content,
-            })
-            .collect())
-    }
-}
-
-impl old::fs_usage::Host for HostState {
-    fn stat(&mut self, mount_point: String) -> Result<old::fs_usage::Usage, String> {
-        let u = new::fs_usage::Host::stat(self, mount_point)?;
-        Ok(old::fs_usage::Usage {
-            total_bytes: u.total_bytes,
-            free_bytes: u.free_bytes,
-            available_bytes: u.available_bytes,
-            total_inodes: u.total_inodes,
-            free_inodes: u.free_inodes,
-        })
-    }
-}
-
-impl old::exec::Host for HostState {
-    async fn run(&mut self) -> Result<old::exec::Outcome, String> {
-        let o = new::exec::Host::run(self).await?;
-        Ok(old::exec::Outcome {
-            exit_code: o.exit_code,
-            stdout: o.stdout,
-            stderr: o.stderr,
-            stdout_truncated: o.stdout_truncated,
-            stderr_truncated: o.stderr_truncated,
-            timed_out: o.timed_out,
-            duration_us: o.duration_us,
-        })
-    }
-}
-
-impl old::mysql::Host for HostState {
-    async fn query(
-        &mut self,
-        statement: String,
-    ) -> Result<old::mysql::Rows, old::mysql::QueryError> {
-        use new::mysql::QueryError as New;
-        use old::mysql::QueryError as Old;
-        match new::mysql::Host::query(self, statement).await {
-            Ok(rows) => Ok(old::mysql::Rows {
-                columns: rows.columns,
-                values: rows.values,
-            }),
-            Err(New::Connect(m)) => Err(Old::Connect(m)),
-            Err(New::Server(e)) => Err(Old::Server(old::mysql::ServerError {
-                code: e.code,
-                state: e.state,
-                message: e.message,
-            })),
-            Err(New::Lost(m)) => Err(Old::Lost(m)),
-            Err(New::NotGranted) => Err(Old::NotGranted),
-        }
-    }
-
-    async fn server_cpu(&mut self) -> Result<old::mysql::CpuTimes, String> {
-        let t = new::mysql::Host::server_cpu(self).await?;
-        Ok(old::mysql::CpuTimes {
-            user_seconds: t.user_seconds,
-            system_seconds: t.system_seconds,
-        })
     }
 }

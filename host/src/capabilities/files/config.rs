@@ -1,23 +1,10 @@
-//! What an instance may reach: the files it may read and whether it may stat filesystems.
+//! `grants.files`: glob patterns of the files an instance may read, validated into
+//! [`FileGrants`]; secrets under /proc and paths that leave /proc are never granted.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
-use serde::Deserialize;
-
-use super::http::{HttpGrant, HttpGrantConfig};
-
-/// `grants:` of an instance, as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrantsConfig {
-    /// Glob patterns of files the check may read, e.g. `/proc/stat`, `/proc/*/stat`.
-    pub files: Vec<String>,
-    /// Whether the check may read filesystem usage (statvfs) of mount points.
-    pub fs_usage: bool,
-    /// Outgoing HTTP requests (`wasi:http`): where to, how long, how much.
-    pub http: Option<HttpGrantConfig>,
-}
+use super::Files;
+use crate::capabilities::{Capability, Grantable};
 
 /// Names under /proc that are never granted: they expose other processes' secrets
 /// (`environ`, `cmdline`, memory) or lead out of /proc (`root`, `cwd`, `exe`, `fd`).
@@ -51,20 +38,9 @@ impl FileGrant {
     }
 }
 
-/// Validated grants of an instance.
+/// The file patterns an instance may read; empty: none.
 #[derive(Debug, Clone, Default)]
-pub struct Grants {
-    /// Files the check may read.
-    pub files: Vec<FileGrant>,
-    /// Whether `fs-usage` is linked.
-    pub fs_usage: bool,
-    /// Where `wasi:http` requests may go; none are allowed without it.
-    pub http: Option<Arc<HttpGrant>>,
-    /// The command the check may run (the instance's `command:`).
-    pub command: Option<super::CommandGrant>,
-    /// The MySQL server the check may query (the instance's `host`/`sock` and login).
-    pub mysql: Option<super::MysqlGrant>,
-}
+pub struct FileGrants(Vec<FileGrant>);
 
 const MATCH: glob::MatchOptions = glob::MatchOptions {
     case_sensitive: true,
@@ -72,12 +48,16 @@ const MATCH: glob::MatchOptions = glob::MatchOptions {
     require_literal_leading_dot: false,
 };
 
-impl Grants {
-    /// Validates the written grants; each problem is `(field, message)`.
-    pub fn parse(config: &GrantsConfig) -> Result<Self, Vec<(String, String)>> {
+impl Grantable for Files {
+    const CAPABILITY: Capability = super::FILES;
+    /// Glob patterns of files the check may read, e.g. `/proc/stat`, `/proc/*/stat`.
+    type Config = Vec<String>;
+    type Granted = FileGrants;
+
+    fn parse(config: &Vec<String>) -> Result<FileGrants, Vec<(String, String)>> {
         let mut errors = Vec::new();
         let mut files = Vec::new();
-        for (i, text) in config.files.iter().enumerate() {
+        for (i, text) in config.iter().enumerate() {
             let field = format!("grants.files[{i}]");
             match check_path(text).and_then(|()| {
                 glob::Pattern::new(text).map_err(|e| format!("not a glob pattern: {e}"))
@@ -86,64 +66,36 @@ impl Grants {
                 Err(message) => errors.push((field, message)),
             }
         }
-        let http = match config.http.as_ref().map(HttpGrant::parse).transpose() {
-            Ok(http) => http.map(Arc::new),
-            Err(problems) => {
-                errors.extend(problems);
-                None
-            }
-        };
         if errors.is_empty() {
-            Ok(Self {
-                files,
-                fs_usage: config.fs_usage,
-                http,
-                command: None,
-                mysql: None,
-            })
+            Ok(FileGrants(files))
         } else {
             Err(errors)
         }
     }
 
-    /// Whether reading `path` (as the guest names it) is allowed; the error says why not.
-    pub fn allows_file(&self, path: &str) -> Result<(), String> {
-        check_path(path)?;
-        if self
-            .files
+    fn describe(granted: &FileGrants) -> Vec<String> {
+        granted
+            .0
             .iter()
-            .any(|g| g.pattern.matches_with(path, MATCH))
-        {
+            .map(|g| format!("read {}", g.as_str()))
+            .collect()
+    }
+}
+
+impl FileGrants {
+    /// Whether no file is granted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether reading `path` (as the guest names it) is allowed; the error says why not.
+    pub fn allows(&self, path: &str) -> Result<(), String> {
+        check_path(path)?;
+        if self.0.iter().any(|g| g.pattern.matches_with(path, MATCH)) {
             Ok(())
         } else {
             Err(format!("{path} is not granted to this instance"))
         }
-    }
-
-    /// One line per grant, for `configcheck` and `inspect`.
-    pub fn describe(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .files
-            .iter()
-            .map(|g| format!("read {}", g.as_str()))
-            .collect();
-        if self.fs_usage {
-            lines.push("filesystem usage (statvfs)".into());
-        }
-        if let Some(http) = &self.http {
-            lines.push(http.describe());
-        }
-        if let Some(command) = &self.command {
-            lines.push(format!(
-                "run `{}` (timeout {:?})",
-                command.display(),
-                command.timeout
-            ));
-        }
-        if let Some(mysql) = &self.mysql {
-            lines.push(format!("query {}", mysql.display()));
-        }
-        lines
     }
 }
 
@@ -187,51 +139,42 @@ pub fn host_path(path: &str, proc_root: &Path, sys_root: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn grants(files: &[&str]) -> Grants {
-        Grants::parse(&GrantsConfig {
-            files: files.iter().map(|s| s.to_string()).collect(),
-            fs_usage: false,
-            http: None,
-        })
-        .unwrap()
+    fn grants(files: &[&str]) -> FileGrants {
+        Files::parse(&files.iter().map(|s| s.to_string()).collect()).unwrap()
     }
 
     #[test]
     fn patterns_match_one_level() {
         let g = grants(&["/proc/stat", "/proc/*/stat"]);
-        assert!(g.allows_file("/proc/stat").is_ok());
-        assert!(g.allows_file("/proc/42/stat").is_ok());
-        assert!(g.allows_file("/proc/42/task/1/stat").is_err());
-        assert!(g.allows_file("/proc/meminfo").is_err());
-        assert!(g.allows_file("/etc/passwd").is_err());
+        assert!(g.allows("/proc/stat").is_ok());
+        assert!(g.allows("/proc/42/stat").is_ok());
+        assert!(g.allows("/proc/42/task/1/stat").is_err());
+        assert!(g.allows("/proc/meminfo").is_err());
+        assert!(g.allows("/etc/passwd").is_err());
     }
 
     #[test]
     fn secrets_and_escapes_are_refused_even_if_granted() {
         let g = grants(&["/proc/*/*", "/proc/**"]);
         assert!(
-            g.allows_file("/proc/1/environ")
+            g.allows("/proc/1/environ")
                 .unwrap_err()
                 .contains("never granted")
         );
-        assert!(g.allows_file("/proc/1/cmdline").is_err());
-        assert!(g.allows_file("/proc/1/root").is_err());
-        assert!(g.allows_file("/proc/1/../../etc/passwd").is_err());
-        assert!(g.allows_file("proc/stat").is_err());
+        assert!(g.allows("/proc/1/cmdline").is_err());
+        assert!(g.allows("/proc/1/root").is_err());
+        assert!(g.allows("/proc/1/../../etc/passwd").is_err());
+        assert!(g.allows("proc/stat").is_err());
     }
 
     #[test]
     fn bad_grants_are_reported_with_their_index() {
-        let e = Grants::parse(&GrantsConfig {
-            files: vec![
-                "/proc/stat".into(),
-                "/proc/*/environ".into(),
-                "rel".into(),
-                "/a/[".into(),
-            ],
-            fs_usage: true,
-            http: None,
-        })
+        let e = Files::parse(&vec![
+            "/proc/stat".into(),
+            "/proc/*/environ".into(),
+            "rel".into(),
+            "/a/[".into(),
+        ])
         .unwrap_err();
         let fields: Vec<_> = e.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(

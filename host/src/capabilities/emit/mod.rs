@@ -1,6 +1,8 @@
 //! `wasmon:check/emit`: samples, service checks, events, logs and metadata from every check,
 //! each bounded per run (count and bytes); what passes a bound is dropped and counted.
 
+mod v0_1;
+
 use super::{Capability, Link};
 use crate::model::{self, Event, MetricKind, Sample, ServiceCheck};
 use crate::runtime::bindings::{link_interfaces, newest_wit};

@@ -2,8 +2,9 @@
 //! config declares. The host holds the driver, the credentials and the connection; the
 //! connection outlives runs and Store rebuilds, and is made again after it breaks.
 
-use super::{Capability, Grant, Link};
-use crate::runtime::bindings::{link_interfaces, newest_wit};
+mod config;
+mod v0_1;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,9 +14,14 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, Row, SslOpts};
 use tokio::sync::Mutex;
 
-use crate::config::{MysqlGrant, ServerAddress};
+use super::{Capability, Grant, Link};
+use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
+pub use config::{ConnectionKeys, MysqlGrant, ServerAddress, SslConfig};
 use wit::mysql::{CpuTimes, QueryError, Rows, ServerError};
+
+/// The mysql capability, as registered.
+pub struct Mysql;
 
 /// Queries on the instance's one MySQL server.
 pub const MYSQL: Capability = Capability {

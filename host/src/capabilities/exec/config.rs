@@ -7,6 +7,47 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Exec;
+use crate::capabilities::{Capability, Grantable};
+
+/// The instance's `command:` and `exec:`, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExecKeys {
+    /// The one command the instance may run.
+    #[serde(default)]
+    pub command: Option<CommandLine>,
+    /// How that command runs.
+    #[serde(default)]
+    pub exec: Option<ExecOptions>,
+}
+
+impl Grantable for Exec {
+    const CAPABILITY: Capability = super::EXEC;
+    const HOST_KEYS: &'static [&'static str] = &["command", "exec"];
+    type Config = ExecKeys;
+    type Granted = Option<CommandGrant>;
+
+    fn parse(keys: &ExecKeys) -> Result<Option<CommandGrant>, Vec<(String, String)>> {
+        match (&keys.command, &keys.exec) {
+            (Some(command), exec) => {
+                CommandGrant::parse(command, &exec.clone().unwrap_or_default()).map(Some)
+            }
+            (None, Some(_)) => Err(vec![(
+                "exec".into(),
+                "is set but there is no `command` to run".into(),
+            )]),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn describe(granted: &Option<CommandGrant>) -> Vec<String> {
+        granted
+            .iter()
+            .map(|c| format!("run `{}` (timeout {:?})", c.display(), c.timeout))
+            .collect()
+    }
+}
+
 /// `command:` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
