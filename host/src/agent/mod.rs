@@ -22,6 +22,7 @@ pub use self_metrics::resident_bytes;
 pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 
+use crate::aggregate::Stage;
 use crate::catalog::ModuleCache;
 use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
@@ -98,11 +99,13 @@ pub struct Agent {
 
 impl Agent {
     /// Loads every check, joins the cluster group (if any), starts the instances that run here
-    /// and begins watching for changes. Problems are logged; whatever is valid runs.
+    /// and begins watching for changes; their output goes through `stage` to `sinks`. Problems
+    /// are logged; whatever is valid runs.
     pub async fn start(
         config: &AgentConfig,
         runtime: &Runtime,
         sinks: Sinks,
+        stage: Stage,
         intake: Option<Arc<IntakeStats>>,
     ) -> Self {
         let cluster = config.cluster.as_ref().and_then(|group| {
@@ -137,6 +140,7 @@ impl Agent {
         let mut supervisor = Supervisor::new(
             config.clone(),
             runtime.clone(),
+            stage.clone(),
             &sinks,
             placement.clone(),
             sources.state(),
@@ -175,15 +179,11 @@ impl Agent {
             first,
             shutdown.clone(),
         ));
-        let mut tags = vec![format!("host:{}", config.hostname())];
-        tags.extend(config.tags.iter().cloned());
-        tags.sort();
         let self_metrics = tokio::spawn(self_metrics::run(
             sinks.handles(),
-            sinks.sender(),
+            stage,
             cluster.as_ref().map(|c| c.state.clone()),
             sources_state,
-            tags,
             Duration::from_secs_f64(config.self_metrics_secs),
             shutdown.clone(),
         ));

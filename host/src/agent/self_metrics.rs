@@ -9,20 +9,20 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::aggregate::Stage;
 use crate::cluster::ClusterState;
 use crate::registry::SourcesState;
 
 use crate::model::{Payload, Series, SeriesKind};
 use crate::scheduler::now_ms;
-use crate::sinks::{PayloadSender, SinkHandle, StatsSnapshot};
+use crate::sinks::{SinkHandle, StatsSnapshot};
 
-/// Reports every `every` until `stop`.
+/// Reports every `every` until `stop`, tagged with the stage's host name and global tags.
 pub async fn run(
     sinks: Vec<SinkHandle>,
-    sender: PayloadSender,
+    stage: Stage,
     cluster: Option<Arc<ClusterState>>,
     sources: Arc<SourcesState>,
-    tags: Vec<String>,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -38,6 +38,8 @@ pub async fn run(
             () = stop.cancelled() => return,
         }
         let timestamp_ms = now_ms();
+        let mut tags = stage.base_tags().to_vec();
+        tags.sort();
         let mut series = Vec::new();
         for (sink, before) in sinks.iter().zip(&mut previous) {
             let now = sink.stats.snapshot();
@@ -70,7 +72,8 @@ pub async fn run(
             series.extend(more);
             service_checks.push(check);
         }
-        sender
+        stage
+            .sinks()
             .send(Payload {
                 series,
                 service_checks,

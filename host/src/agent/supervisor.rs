@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::diff::{Actual, Key, ModuleStep, leftovers, module_step, needs_start};
 use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
+use crate::aggregate::Stage;
 use crate::catalog::{
     Located, ModuleCache, ModuleFile, Origin, failure_report, find_module, load_cached,
     missing_module, observe, prepare_instance,
@@ -24,7 +25,7 @@ use crate::intake::IntakeStats;
 use crate::registry::SourcesState;
 use crate::runtime::{CheckModule, Runtime};
 use crate::scheduler::{self, Schedule, SharedStatus};
-use crate::sinks::{OrphanBuffer, PayloadSender, SinkHandle, Sinks};
+use crate::sinks::{OrphanBuffer, SinkHandle, Sinks};
 
 /// What a reconciliation left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +91,8 @@ pub struct Supervisor {
     config: AgentConfig,
     runtime: Runtime,
     cache: ModuleCache,
-    sink: PayloadSender,
+    /// Where instances' and failure reports' output goes.
+    stage: Stage,
     modules: HashMap<String, Loaded>,
     running: BTreeMap<(String, usize), Running>,
     failing: BTreeMap<(String, usize), Failing>,
@@ -125,10 +127,11 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor with nothing running yet, sending to `sinks`.
+    /// A supervisor with nothing running yet, sending through `stage` to `sinks`.
     pub fn new(
         config: AgentConfig,
         runtime: Runtime,
+        stage: Stage,
         sinks: &Sinks,
         placement: Placement,
         sources: Arc<SourcesState>,
@@ -139,7 +142,7 @@ impl Supervisor {
             config: config.clone(),
             runtime,
             cache,
-            sink: sinks.sender(),
+            stage,
             modules: HashMap::new(),
             running: BTreeMap::new(),
             failing: BTreeMap::new(),
@@ -484,9 +487,10 @@ impl Supervisor {
             tracing::warn!("{problem}");
         }
         if tags_changed {
+            self.stage.retag(&fresh);
             tracing::info!(
-                "wasmon.yaml: new host name or tags apply to the checks now, to the agent's own \
-                 wasmon.sink.* and wasmon.agent.* series at the next restart"
+                "wasmon.yaml: new host name or tags apply now to the checks, pushed points and \
+                 the agent's own series, to DogStatsD's at the next restart"
             );
         }
         self.config = fresh;
@@ -576,14 +580,13 @@ impl Supervisor {
         let Some(instance) = file.instances.get(index) else {
             return;
         };
-        let (aggregator, identity, interval) = failure_report(&self.config, file, instance);
+        let (identity, interval) = failure_report(file, instance);
         let cancel = CancellationToken::new();
         scheduler::report_start_failure(
-            aggregator,
+            self.stage.producer(instance.tags.clone()),
             identity,
             interval,
             error.to_string(),
-            self.sink.clone(),
             cancel.clone(),
         );
         self.failing.insert(
@@ -649,7 +652,7 @@ impl Supervisor {
             "{}",
             if replacing { "instance replaced" } else { "instance started" }
         );
-        let handle = scheduler::spawn(prepared.task, self.sink.clone(), cancel.clone(), previous);
+        let handle = scheduler::spawn(prepared.task, &self.stage, cancel.clone(), previous);
         self.running.insert(
             key,
             Running {

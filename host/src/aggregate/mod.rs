@@ -1,12 +1,14 @@
-//! Turns an instance's samples into series: rates and increases from cumulative counters,
+//! Turns a producer's samples into series: rates and increases from cumulative counters,
 //! summaries of each run's histograms, distributions and sets, and the host, global and
 //! instance tags on everything.
 
 pub mod agent_sketch;
 mod counters;
+mod stage;
 pub mod window;
 
 use counters::Counters;
+pub use stage::{Producer, Stage};
 use window::{Aggregation, Observed, Window, WindowConfig};
 
 use crate::model::{Event, MetricKind, Payload, Sample, Series, SeriesKind, ServiceCheck};
@@ -23,15 +25,24 @@ impl Aggregator {
     /// An aggregator adding `tags` (host, global and instance tags, in that order) to every
     /// series. Of several `host:` tags the last wins: an instance tagged `host:db-3` reports
     /// for that host, as in Datadog.
-    pub fn new(mut tags: Vec<String>) -> Self {
+    pub fn new(tags: Vec<String>) -> Self {
+        let mut aggregator = Self {
+            tags: Vec::new(),
+            counters: Counters::default(),
+            window: None,
+        };
+        aggregator.retag(tags);
+        aggregator
+    }
+
+    /// Adds `tags` (host, global and instance tags, in that order) instead from now on.
+    pub fn retag(&mut self, mut tags: Vec<String>) {
         one_host(&mut tags);
         tags.sort_unstable();
         tags.dedup();
-        Self {
-            tags,
-            counters: Counters::default(),
-            window: None,
-        }
+        self.tags = tags;
+        // The run's window tags with what it was made with: the next run makes a new one.
+        self.window = None;
     }
 
     /// Series for one run at `timestamp_ms` (a sample's own time wins). Counters yield nothing

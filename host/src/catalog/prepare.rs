@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Entry;
-use crate::aggregate::Aggregator;
 use crate::config::{AgentConfig, CheckFile, InstanceConfig, near_miss_hint};
 use crate::runtime::{
     Capabilities, CheckInstance, CheckModule, InstanceError, InstanceSpec, RunLimits, Runtime,
@@ -124,7 +123,7 @@ async fn prepare_one(
             schedule,
             // A run may take up to its interval unless the instance says otherwise.
             timeout: instance.timeout.unwrap_or(interval),
-            aggregator: Aggregator::new(instance_tags(config, instance)),
+            tags: instance.tags.clone(),
             identity: identity(file, instance),
             status: SharedStatus::default(),
         },
@@ -133,26 +132,13 @@ async fn prepare_one(
     })
 }
 
-/// What an instance that cannot start reports with: its tags, its identity tags and an
-/// interval (its own, else the fallback, since the check could not say).
-pub fn failure_report(
-    config: &AgentConfig,
-    file: &CheckFile,
-    instance: &InstanceConfig,
-) -> (Aggregator, Vec<String>, Duration) {
+/// What an instance that cannot start reports with: its identity tags and an interval (its
+/// own, else the fallback, since the check could not say).
+pub fn failure_report(file: &CheckFile, instance: &InstanceConfig) -> (Vec<String>, Duration) {
     (
-        Aggregator::new(instance_tags(config, instance)),
         identity(file, instance),
         instance.interval.unwrap_or(FALLBACK_INTERVAL),
     )
-}
-
-/// Host, global and instance tags, in that order.
-fn instance_tags(config: &AgentConfig, instance: &InstanceConfig) -> Vec<String> {
-    let mut tags = vec![format!("host:{}", config.hostname())];
-    tags.extend(config.tags.iter().cloned());
-    tags.extend(instance.tags.iter().cloned());
-    tags
 }
 
 /// `check:<name>` and `instance:<index>`.

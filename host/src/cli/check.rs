@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use std::path::{Path, PathBuf};
 
+use crate::aggregate::{Producer, Stage};
 use crate::catalog::{Catalog, Entry, ModuleCache, find_module, missing_module, prepare};
 use crate::config::{AgentConfig, CheckFile};
 use crate::model::{Event, Payload, SeriesKind, Status};
 use crate::runtime::Runtime;
 use crate::scheduler::now_ms;
+use crate::sinks::PayloadSender;
 
 /// One series in `--json` output.
 #[derive(Debug, Serialize)]
@@ -93,17 +95,24 @@ pub async fn check(
         tracing::error!("{problem}");
     }
 
+    // Aggregated as the agent would, printed instead of sent.
+    let stage = Stage::new(config, PayloadSender::default());
+    let producers: Vec<Producer> = prepared
+        .iter()
+        .map(|p| stage.producer(p.task.tags.clone()))
+        .collect();
     let mut payloads = Vec::new();
     let mut failed = !problems.is_empty();
     for run in 0..times {
         if run > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        for p in &mut prepared {
+        for (p, producer) in prepared.iter_mut().zip(&producers) {
             let timestamp = now_ms();
             let report = p.task.instance.run(timestamp, p.task.timeout).await;
             failed |= report.result.is_err();
-            payloads.push(p.task.payload(timestamp, report, 0));
+            let (samples, checks, events) = p.task.output(timestamp, report, 0);
+            payloads.push(producer.payload(timestamp, samples, checks, events));
         }
     }
     if json {

@@ -8,6 +8,7 @@ use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::agent::{Agent, PidFile, resident_bytes};
+use crate::aggregate::Stage;
 use crate::config::AgentConfig;
 use crate::intake::Intake;
 use crate::runtime::Runtime;
@@ -48,12 +49,14 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let runtime = Runtime::new()?;
     let sinks = Sinks::start(&sinks, &config.data_dir)?;
+    let stage = Stage::new(config, sinks.sender());
     // Beside a running agent a dry run leaves its ports alone.
     let intake = match pidfile {
-        Some(_) => Some(Intake::start(config, sinks.sender()).await?),
+        Some(_) => Some(Intake::start(config, &stage).await?),
         None => None,
     };
-    let agent = Agent::start(config, &runtime, sinks, intake.as_ref().map(Intake::stats)).await;
+    let stats = intake.as_ref().map(Intake::stats);
+    let agent = Agent::start(config, &runtime, sinks, stage, stats).await;
     if pidfile.is_some()
         && let Err(e) = crate::control::start(config, agent.handle()).await
     {

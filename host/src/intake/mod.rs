@@ -14,8 +14,8 @@ use dogstatsd::Dogstatsd;
 use push::Push;
 pub use stats::{IntakeReport, IntakeStats};
 
+use crate::aggregate::Stage;
 use crate::config::AgentConfig;
-use crate::sinks::PayloadSender;
 
 /// The running intake.
 pub struct Intake {
@@ -25,27 +25,26 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// Starts what `config` enables, sending to `sender`. An address that cannot be listened
-    /// on fails the start, naming its key.
-    pub async fn start(config: &AgentConfig, sender: PayloadSender) -> anyhow::Result<Self> {
+    /// Starts what `config` enables, sending through `stage`. An address that cannot be
+    /// listened on fails the start, naming its key.
+    pub async fn start(config: &AgentConfig, stage: &Stage) -> anyhow::Result<Self> {
         let stats = Arc::new(IntakeStats::default());
-        let mut tags = vec![format!("host:{}", config.hostname())];
-        tags.extend(config.tags.iter().cloned());
+        let tags = stage.base_tags().to_vec();
         let mut own_tags = tags.clone();
         own_tags.sort();
         let dogstatsd = match config.dogstatsd.enabled() {
             true => Some(Dogstatsd::start(
                 &config.dogstatsd,
-                tags.clone(),
+                tags,
                 own_tags,
                 stats.clone(),
-                sender.clone(),
+                stage.sinks().clone(),
             )?),
             false => None,
         };
         let push = match config.push.listen.is_empty() {
             true => None,
-            false => Some(Push::start(&config.push, tags, stats.clone(), sender).await?),
+            false => Some(Push::start(&config.push, stage, stats.clone()).await?),
         };
         Ok(Self {
             dogstatsd,

@@ -20,10 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::PushConfig;
 use super::stats::IntakeStats;
-use crate::aggregate::Aggregator;
+use crate::aggregate::{Producer, Stage};
 use crate::model::{MetricKind, Sample};
 use crate::scheduler::now_ms;
-use crate::sinks::PayloadSender;
 
 /// How often pushed counters unseen for a while are forgotten (after ten of these).
 const END_RUN_EVERY: Duration = Duration::from_secs(60);
@@ -49,10 +48,11 @@ fn default_step() -> i64 {
 }
 
 struct PushState {
-    aggregator: Mutex<(Aggregator, Instant)>,
+    producer: Producer,
+    /// When counters unseen for a while were last forgotten.
+    last_end: Mutex<Instant>,
     max_points: usize,
     stats: Arc<IntakeStats>,
-    sender: PayloadSender,
 }
 
 /// A running push API.
@@ -62,12 +62,12 @@ pub struct Push {
 }
 
 impl Push {
-    /// Listens on `config.listen`; `tags` (host, global) and the API's own go on every point.
+    /// Listens on `config.listen`; the stage's tags (host, global) and the API's own go on
+    /// every point.
     pub async fn start(
         config: &PushConfig,
-        mut tags: Vec<String>,
+        stage: &Stage,
         stats: Arc<IntakeStats>,
-        sender: PayloadSender,
     ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
@@ -79,12 +79,11 @@ impl Push {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(address);
-        tags.extend(config.tags.iter().cloned());
         let state = Arc::new(PushState {
-            aggregator: Mutex::new((Aggregator::new(tags), Instant::now())),
+            producer: stage.producer(config.tags.clone()),
+            last_end: Mutex::new(Instant::now()),
             max_points: config.max_points,
             stats,
-            sender,
         });
         let router = Router::new()
             .route("/v1/push", post(push))
@@ -153,23 +152,18 @@ async fn take(state: &PushState, body: &[u8]) -> Result<usize, (StatusCode, Stri
         .map(|(i, p)| sample(p, now).map_err(|e| bad(format!("points[{i}]: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let count = samples.len();
-    let payload = {
-        let mut guard = state
-            .aggregator
+    let end_run = {
+        let mut last_end = state
+            .last_end
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let (aggregator, last_end) = &mut *guard;
-        let series = aggregator.timestamped(samples.into_iter());
-        if last_end.elapsed() >= END_RUN_EVERY {
-            aggregator.end_run();
+        let due = last_end.elapsed() >= END_RUN_EVERY;
+        if due {
             *last_end = Instant::now();
         }
-        crate::model::Payload {
-            series,
-            ..Default::default()
-        }
+        due
     };
-    state.sender.send(payload).await;
+    state.producer.points(samples, end_run).await;
     Ok(count)
 }
 

@@ -10,17 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::task::STATUS_CHECK;
 use super::{Schedule, now_ms};
-use crate::aggregate::Aggregator;
+use crate::aggregate::Producer;
 use crate::model::{MetricKind, Sample, ServiceCheck, Status};
-use crate::sinks::PayloadSender;
 
 /// Reports `reason` every `interval` until `cancel` fires.
 pub fn report_start_failure(
-    mut aggregator: Aggregator,
+    sink: Producer,
     identity: Vec<String>,
     interval: Duration,
     reason: String,
-    sink: PayloadSender,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     let schedule = Schedule::starting(interval, now_ms(), Duration::ZERO);
@@ -41,8 +39,7 @@ pub fn report_start_failure(
                 tags: identity.clone(),
                 timestamp_ms: at,
             };
-            sink.send(aggregator.payload(at, vec![sample], vec![check], Vec::new()))
-                .await;
+            sink.run(at, vec![sample], vec![check], Vec::new()).await;
             at = schedule.next_after(at);
             let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
             tokio::select! {

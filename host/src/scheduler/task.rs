@@ -10,10 +10,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Schedule, SharedStatus, State, now_ms};
-use crate::aggregate::Aggregator;
-use crate::model::{MetricKind, Payload, Sample, ServiceCheck, Status};
+use crate::aggregate::{Producer, Stage};
+use crate::model::{Event, MetricKind, Sample, ServiceCheck, Status};
 use crate::runtime::{CheckInstance, RunOutput, RunReport};
-use crate::sinks::PayloadSender;
 
 /// Name of the service check every run reports.
 pub const STATUS_CHECK: &str = "wasmon.check.status";
@@ -58,8 +57,8 @@ pub struct InstanceTask<R = CheckInstance> {
     pub schedule: Schedule,
     /// How long a run may take.
     pub timeout: Duration,
-    /// Adds tags and turns counters into rates.
-    pub aggregator: Aggregator,
+    /// The instance's own `tags:`; the stage adds the host name and global tags.
+    pub tags: Vec<String>,
     /// `check:<name>` and `instance:<index>`, on the agent's own series about the instance.
     pub identity: Vec<String>,
     /// Where the task reports its state.
@@ -72,10 +71,11 @@ pub struct InstanceTask<R = CheckInstance> {
 /// counted as skipped that the previous instance made.
 pub fn spawn<R: Runner>(
     task: InstanceTask<R>,
-    sink: PayloadSender,
+    stage: &Stage,
     cancel: CancellationToken,
     previous: Option<(JoinHandle<()>, SharedStatus)>,
 ) -> JoinHandle<()> {
+    let sink = stage.producer(task.tags.clone());
     tokio::spawn(async move {
         let mut after = None;
         if let Some((handle, status)) = previous {
@@ -87,12 +87,7 @@ pub fn spawn<R: Runner>(
 }
 
 impl<R: Runner> InstanceTask<R> {
-    async fn run_loop(
-        mut self,
-        sink: PayloadSender,
-        cancel: CancellationToken,
-        mut last: Option<i64>,
-    ) {
+    async fn run_loop(mut self, sink: Producer, cancel: CancellationToken, mut last: Option<i64>) {
         let label = self.instance.label().clone();
         loop {
             let now = self.instance.now_ms();
@@ -131,8 +126,8 @@ impl<R: Runner> InstanceTask<R> {
                     s.state = State::Stopped;
                 }
             });
-            let payload = self.payload(next, report, skipped);
-            sink.send(payload).await;
+            let (samples, checks, events) = self.output(next, report, skipped);
+            sink.run(next, samples, checks, events).await;
             if stop {
                 tracing::error!(
                     instance = &*label,
@@ -143,8 +138,13 @@ impl<R: Runner> InstanceTask<R> {
         }
     }
 
-    /// The run's series and service checks, with the agent's own view of the run.
-    pub fn payload(&mut self, timestamp_ms: i64, report: RunReport, skipped: u64) -> Payload {
+    /// The run's samples, service checks and events, with the agent's own view of the run.
+    pub fn output(
+        &self,
+        timestamp_ms: i64,
+        report: RunReport,
+        skipped: u64,
+    ) -> (Vec<Sample>, Vec<ServiceCheck>, Vec<Event>) {
         let label = self.instance.label().clone();
         let mut output = report.output;
         report_drops(&label, &output);
@@ -233,8 +233,7 @@ impl<R: Runner> InstanceTask<R> {
             check.timestamp_ms = timestamp_ms;
         }
         let events = std::mem::take(&mut output.events);
-        self.aggregator
-            .payload(timestamp_ms, samples, checks, events)
+        (samples, checks, events)
     }
 }
 
@@ -360,11 +359,12 @@ mod tests {
             },
             schedule: Schedule::aligned(Duration::from_secs(1)),
             timeout: Duration::from_secs(1),
-            aggregator: Aggregator::new(Vec::new()),
+            tags: Vec::new(),
             identity: Vec::new(),
             status: status.clone(),
         };
-        let handle = spawn(task, sinks.sender(), cancel.clone(), previous);
+        let stage = Stage::new(&crate::config::AgentConfig::default(), sinks.sender());
+        let handle = spawn(task, &stage, cancel.clone(), previous);
         Started {
             handle,
             runs,

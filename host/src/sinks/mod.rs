@@ -50,8 +50,8 @@ struct QueueSender {
     stats: Arc<SinkStats>,
 }
 
-/// Hands payloads to every sink.
-#[derive(Clone)]
+/// Hands payloads to every sink (the default has none: `wasmon check` prints instead).
+#[derive(Clone, Default)]
 pub struct PayloadSender {
     queues: Arc<Vec<QueueSender>>,
 }
