@@ -75,6 +75,10 @@ fn template(language: Language) -> &'static [(&'static str, &'static str)] {
                 include_str!("../../templates/python/test_app.py"),
             ),
             (
+                "wasmon_testing.py",
+                include_str!("../../templates/python/wasmon_testing.py"),
+            ),
+            (
                 "config.yaml",
                 include_str!("../../templates/python/config.yaml"),
             ),

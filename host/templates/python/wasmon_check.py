@@ -4,9 +4,19 @@ check-error variants."""
 
 import json
 
-from componentize_py_types import Err
-from wit_world import exports
-from wit_world.imports import emit, types
+try:
+    from componentize_py_types import Err
+except ImportError:
+    # Natively, in the check's unit tests: the host as `wasmon_testing` stands in for it.
+    from wasmon_testing import Err, emit, exports, files, types
+else:
+    from wit_world import exports
+    from wit_world.imports import emit, types
+
+    try:
+        from wit_world.imports import files
+    except ImportError:
+        files = None  # a world without the files capability
 
 
 class ConfigError(Exception):
@@ -87,13 +97,22 @@ class Output:
 
 def read_file(path: str):
     """A granted file's text, or None when it cannot be read (the host says why in its log)."""
-    from wit_world.imports import files
-
     [answer] = files.read([path])
     if isinstance(answer, Err):
         log(f"{path}: {answer.value}")
         return None
     return bytes(answer.value if hasattr(answer, "value") else answer).decode("utf-8", "replace")
+
+
+def read_matching(pattern: str, max_bytes: int = 1 << 20):
+    """`(path, text)` of every granted file matching `pattern` (a glob such as
+    `/proc/[0-9]*/stat`), at most `max_bytes` of each; files that vanish meanwhile are left out.
+    Raises TransientError when the pattern itself is refused."""
+    try:
+        found = files.read_matching(pattern, max_bytes)
+    except Err as e:
+        raise TransientError(f"{pattern}: {e.value}")
+    return [(f.path, bytes(f.content).decode("utf-8", "replace")) for f in found]
 
 
 def log(message: str, level=types.LogLevel.WARN):
