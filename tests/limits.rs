@@ -175,3 +175,69 @@ fn a_module_that_never_describes_itself_delays_no_other_and_is_reported() {
     assert!(agent.stop());
     common::assert_runs_every_second(&agent.stdout(), &["role=healthy"], 5);
 }
+
+/// `slow_init` at version `v`, whose `init` takes `init_ms`.
+fn slow_init(v: &str, init_ms: u64) -> String {
+    format!(
+        "instances:\n  - {{min_collection_interval: 1, init_ms: {init_ms}, tags: [\"v:{v}\"]}}\n"
+    )
+}
+
+#[test]
+fn a_config_edited_back_while_its_new_version_prepares_never_starts_that_version() {
+    let layout = Layout::new("");
+    layout.check_config("slow_init", &slow_init("a", 0));
+    let mut agent = layout.start_agent();
+    let ran =
+        |v: &'static str| move |l: &str| l.starts_with("test.slow_init.ran ") && l.contains(v);
+    assert!(
+        agent.wait_for_stdout(10 * SECOND, ran("v=a")).is_some(),
+        "{:?}",
+        agent.stderr()
+    );
+    // Version b takes 3 s to start; a is back before then.
+    layout.check_config("slow_init", &slow_init("b", 3_000));
+    std::thread::sleep(SECOND);
+    layout.check_config("slow_init", &slow_init("a", 0));
+    let b = agent.wait_for_stdout(6 * SECOND, ran("v=b"));
+    assert!(b.is_none(), "the version in between started: {b:?}");
+    let out = agent.stdout();
+    let last = out.iter().rposition(|l| ran("v=a")(l));
+    assert!(
+        last.is_some_and(|last| last + 50 > out.len()),
+        "a kept running"
+    );
+    assert!(
+        !agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("instance replaced")),
+        "{:?}",
+        agent.stderr()
+    );
+    assert!(agent.stop());
+}
+
+#[test]
+fn a_check_removed_while_it_prepares_never_starts() {
+    let layout = Layout::new("");
+    layout.check_config("emit", HEALTHY);
+    let mut agent = layout.start_agent();
+    let first = agent.wait_for_stdout(10 * SECOND, |l| l.starts_with("test.emit.gauge "));
+    assert!(first.is_some(), "{:?}", agent.stderr());
+    let config = layout.check_config("slow_init", &slow_init("a", 2_000));
+    let compiled = agent.wait_for_stderr(10 * SECOND, |l| {
+        l.contains("check=\"slow_init\"")
+            && (l.contains("module compiled") || l.contains("module loaded"))
+    });
+    assert!(compiled.is_some(), "{:?}", agent.stderr());
+    std::fs::remove_file(config).unwrap();
+    let ran = agent.wait_for_stdout(5 * SECOND, |l| l.starts_with("test.slow_init.ran "));
+    assert!(ran.is_none(), "a removed check started: {ran:?}");
+    let started = agent
+        .stderr()
+        .into_iter()
+        .find(|l| l.contains("slow_init[0]") && l.contains("instance started"));
+    assert!(started.is_none(), "{started:?}");
+    assert!(agent.stop());
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Guest packages: the shipped checks and the guests built only for tests.
-const GUESTS: [&str; 13] = [
+const GUESTS: [&str; 14] = [
     "wasmon-check-system",
     "wasmon-check-shell",
     "wasmon-check-mysql",
@@ -21,6 +21,7 @@ const GUESTS: [&str; 13] = [
     "wasmon-test-guest-wrong-world",
     "wasmon-test-guest-flood",
     "wasmon-test-guest-slow-start",
+    "wasmon-test-guest-slow-init",
     "wasmon-test-guest-legacy",
 ];
 
