@@ -147,6 +147,37 @@ fn inspect_shows_world_imports_and_describe() {
 }
 
 #[test]
+fn compile_artifact_writes_what_the_agent_loads_or_says_why_not() {
+    let layout = Layout::new("");
+    let out = layout.dir.path().join("emit.cwasm");
+    let compile = |input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmon"))
+            .arg("compile-artifact")
+            .arg(&out)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let done = compile(&std::fs::read(guest("emit")).unwrap());
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let artifact = std::fs::read(&out).unwrap();
+    assert!(artifact.starts_with(b"\x7fELF"), "a wasmtime artifact");
+    // A component that does not compile: its reason, and the exit code the agent reads as a
+    // refusal.
+    let refused = compile(b"\0asm\x0d\0\x01\0garbage");
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(!String::from_utf8_lossy(&refused.stderr).trim().is_empty());
+}
+
+#[test]
 fn a_closed_pipe_ends_a_command_quietly() {
     use std::io::Read;
     let layout = Layout::new("");

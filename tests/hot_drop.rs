@@ -220,8 +220,12 @@ fn a_restart_loads_modules_from_the_compiled_cache() {
                 || l.contains("module compiled"))
             .is_some()
     );
+    // Compiled by a child process (Cranelift's memory never the daemon's), then loaded.
     assert!(
-        agent.stderr().iter().any(|l| l.contains("module compiled")),
+        agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("module compiled") && l.contains("in_child=true")),
         "{:?}",
         agent.stderr()
     );

@@ -613,8 +613,9 @@ impl Supervisor {
                 Origin::Cache => {
                     tracing::info!(check, sha256 = %&module.sha256[..12], "module loaded from the compiled cache")
                 }
-                Origin::Compiled => {
-                    tracing::info!(check, sha256 = %&module.sha256[..12], took = ?module.compile_time, "module compiled")
+                Origin::Compiled | Origin::CompiledApart => {
+                    let apart = origin == Origin::CompiledApart;
+                    tracing::info!(check, sha256 = %&module.sha256[..12], took = ?module.compile_time, in_child = apart, "module compiled")
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -29,8 +29,10 @@ pub struct ModuleCache {
 pub enum Origin {
     /// Loaded from a cached artifact.
     Cache,
-    /// Compiled now (and cached).
+    /// Compiled now in the agent itself (and cached).
     Compiled,
+    /// Compiled now by a child process into the cache, and loaded from there.
+    CompiledApart,
 }
 
 impl ModuleCache {
@@ -71,7 +73,7 @@ impl ModuleCache {
         let module = CheckModule::from_bytes(engine, path, &bytes, |bytes, sha256| {
             let entry = self.entry(sha256);
             if let Some(entry) = entry.as_ref().filter(|e| e.is_file()) {
-                // SAFETY: artifacts in this folder are written only by this agent (below), in a
+                // SAFETY: artifacts in this folder are written only by this agent (`compile`), in a
                 // folder only its user can enter, for this engine's compatibility hash.
                 match unsafe { Component::deserialize_file(engine, entry) } {
                     Ok(component) => {
@@ -84,9 +86,9 @@ impl ModuleCache {
                     Err(e) => tracing::warn!("cached {} unusable, compiling: {e}", entry.display()),
                 }
             }
-            let component = Component::new(engine, bytes)?;
-            if let Some(entry) = entry {
-                store(&entry, &component);
+            let (component, apart) = super::compile::compile(engine, bytes, entry.as_deref())?;
+            if apart {
+                origin = Origin::CompiledApart;
             }
             Ok(component)
         })?;
@@ -116,24 +118,6 @@ impl ModuleCache {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-    }
-}
-
-/// Writes an artifact atomically (a temporary file renamed into place).
-fn store(entry: &Path, component: &Component) {
-    let started = Instant::now();
-    let result = component
-        .serialize()
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| {
-            let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, bytes)
-                .and_then(|()| std::fs::rename(&tmp, entry))
-                .map_err(|e| e.to_string())
-        });
-    match result {
-        Ok(()) => tracing::debug!(artifact = %entry.display(), took = ?started.elapsed(), "cached"),
-        Err(e) => tracing::warn!("cannot cache {}: {e}", entry.display()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! instances prepared from them. Problems are collected, never fatal: the rest still runs.
 
 mod cache;
+mod compile;
 mod prepare;
 mod sources;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use cache::{ModuleCache, Origin};
+pub use compile::{compile_artifact, compile_in_children};
 pub use prepare::{Prepared, failure_report, prepare, prepare_instance};
 pub use sources::{
     FoundConfig, Located, ModuleFile, Observed, check_configs, find_module, missing_module, observe,

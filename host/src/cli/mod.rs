@@ -148,11 +148,21 @@ enum Command {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Compile the component on standard input into the artifact OUT (the agent runs this
+    /// itself, so that compiling never grows the daemon's memory).
+    #[command(hide = true)]
+    CompileArtifact {
+        /// Where to write the artifact.
+        out: PathBuf,
+    },
 }
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CompileArtifact { out } = &cli.command {
+        return crate::catalog::compile_artifact(out);
+    }
     if !matches!(cli.command, Command::Run { .. }) {
         // A one-shot command piped into `head` ends quietly when the pipe closes, as
         // Unix tools do; the daemon keeps ignoring SIGPIPE.
@@ -247,7 +257,8 @@ async fn dispatch(cli: Cli, logging: &logging::Logging) -> anyhow::Result<ExitCo
         | Command::New { .. }
         | Command::Verify { .. }
         | Command::Pull { .. }
-        | Command::Push { .. } => {
+        | Command::Push { .. }
+        | Command::CompileArtifact { .. } => {
             unreachable!("handled above")
         }
     }

@@ -48,6 +48,11 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let runtime = Runtime::new()?;
+    // Cranelift's peak memory stays in children; the daemon maps their artifacts.
+    match std::env::current_exe() {
+        Ok(exe) => crate::catalog::compile_in_children(exe),
+        Err(e) => tracing::warn!("compiling in the agent itself: {e}"),
+    }
     let sinks = Sinks::start(&sinks, &config.data_dir)?;
     let stage = Stage::new(config, sinks.sender());
     // Beside a running agent a dry run leaves its ports alone.

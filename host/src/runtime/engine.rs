@@ -76,17 +76,23 @@ impl Drop for Ticking {
     }
 }
 
+/// The agent's engine: Cranelift, epoch interruption, components without concurrency. An
+/// artifact compiled by one loads in every other (a compiling child's in the daemon's).
+pub fn engine() -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        // No component-model concurrency: cheaper calls, and checks do not need it.
+        .concurrency_support(false)
+        .max_wasm_stack(1 << 20);
+    Ok(Engine::new(&config)?)
+}
+
 impl Runtime {
     /// A Cranelift engine with epoch interruption, and a thread ticking its epoch.
     pub fn new() -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config
-            .epoch_interruption(true)
-            .wasm_component_model(true)
-            // No component-model concurrency: cheaper calls, and checks do not need it.
-            .concurrency_support(false)
-            .max_wasm_stack(1 << 20);
-        let engine = Engine::new(&config)?;
+        let engine = engine()?;
         let ticker = Arc::new(Ticker::default());
         spawn_ticker(engine.weak(), ticker.clone())?;
         Ok(Self {

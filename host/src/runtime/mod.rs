@@ -12,7 +12,7 @@ mod module;
 
 pub use bindings::WitVersion;
 pub use bindings::newest::types::{CheckError, ConfigError, Descriptor};
-pub use engine::Runtime;
+pub use engine::{Runtime, engine};
 pub use errors::{InstanceError, ModuleError, RunError};
 pub use host_state::{Capabilities, RunLimits, RunOutput};
 pub use instance::{CheckInstance, InstanceSpec, RunReport, describe};
