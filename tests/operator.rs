@@ -13,7 +13,7 @@ const EMIT: &str = "instances:\n  - {min_collection_interval: 1, value: 3}\n";
 
 #[test]
 fn sighup_applies_new_tags_and_names_what_needs_a_restart() {
-    let layout = Layout::new("");
+    let layout = Layout::new("self_metrics_secs: 1\n");
     layout.check_config("emit", EMIT);
     let mut agent = layout.start_agent();
     assert!(
@@ -33,6 +33,11 @@ fn sighup_applies_new_tags_and_names_what_needs_a_restart() {
         l.starts_with("test.emit.gauge ") && l.contains("team=db")
     });
     assert!(tagged.is_some(), "{:?}", agent.stderr());
+    // The agent's own series take the new tags too: host and global tags live in one place.
+    let own = agent.wait_for_stdout(10 * SECOND, |l| {
+        l.starts_with("wasmon.agent.rss_bytes ") && l.contains("team=db")
+    });
+    assert!(own.is_some(), "{:?}", agent.stderr());
     let log = agent.stderr().join("\n");
     assert!(
         log.contains("wasmon.yaml: `sinks` changed: takes effect at the next restart"),
