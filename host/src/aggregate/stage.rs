@@ -58,6 +58,7 @@ impl Stage {
     /// Tags every producer's later series with `config`'s host name and global tags.
     pub fn retag(&self, config: &AgentConfig) {
         let base: Arc<[String]> = base_tags(config).into();
+        // Under the producers' lock, so that a producer made meanwhile has the new tags.
         let mut producers = self.shared.lock();
         for producing in producers.values_mut() {
             producing
@@ -75,14 +76,16 @@ impl Stage {
     /// forgotten when it is dropped.
     pub fn producer(&self, own_tags: Vec<String>) -> Producer {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut producers = self.shared.lock();
         let aggregator = Aggregator::new(joined(&self.base_tags(), &own_tags));
-        self.shared.lock().insert(
+        producers.insert(
             id,
             Producing {
                 own_tags,
                 aggregator,
             },
         );
+        drop(producers);
         Producer {
             id,
             shared: self.shared.clone(),
