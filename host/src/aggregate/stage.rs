@@ -98,7 +98,8 @@ impl Stage {
     }
 
     /// How many producers have state here.
-    pub fn producers(&self) -> usize {
+    #[cfg(test)]
+    fn producers(&self) -> usize {
         self.shared.lock().len()
     }
 }
