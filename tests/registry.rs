@@ -194,7 +194,7 @@ fn a_pushed_check_is_pulled_verified_run_followed_and_pinned() {
     let v2 = wait_for(30 * SECOND, || (latest(&agent) == Some(2.0)).then_some(()));
     assert!(v2.is_some(), "version 2 never ran: {:?}", agent.stderr());
     println!("publish to running, 1 s poll: {:?}", moved.elapsed());
-    std::thread::sleep(4 * SECOND);
+    agent.wait_for_runs(from, &["who=healthy"], 4);
     assert_runs_every_second(&agent.stdout()[from..], &["who=healthy"], 4);
 
     // A digest pin, applied by SIGHUP, rolls back from the version kept on disk.

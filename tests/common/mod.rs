@@ -257,6 +257,22 @@ impl Agent {
         wait_for(limit, || self.stderr().into_iter().find(|l| pred(l)))
     }
 
+    /// Waits (bounded, 30 s) until the `test.emit` instance whose series carry `fields` has run
+    /// `runs` times in the stdout lines from index `from`, so a test measures a schedule by runs
+    /// seen rather than by a sleep a slow machine can outlast.
+    pub fn wait_for_runs(&self, from: usize, fields: &[&str], runs: usize) {
+        let seen = wait_for(Duration::from_secs(30), || {
+            let lines = self.stdout();
+            let done = series(
+                lines.get(from..).unwrap_or_default(),
+                "test.emit.gauge",
+                fields,
+            );
+            (done.len() >= runs).then_some(())
+        });
+        assert!(seen.is_some(), "{fields:?} did not run {runs} times");
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
