@@ -2,6 +2,7 @@
 //! reloads when files change (watched), on SIGHUP, on API request, and every `rescan_secs`.
 
 mod diff;
+mod launcher;
 mod pidfile;
 mod placement;
 mod self_metrics;
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use launcher::Wasm;
 pub use pidfile::PidFile;
 use placement::Placement;
 pub use self_metrics::resident_bytes;
@@ -23,7 +25,7 @@ pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 
 use crate::aggregate::Stage;
-use crate::catalog::ModuleCache;
+
 use crate::cluster::Cluster;
 use crate::config::{AgentConfig, CheckFile};
 use crate::intake::IntakeStats;
@@ -124,22 +126,16 @@ impl Agent {
         let changed = Arc::new(move || {
             let _ = changed.try_send(Request::Changed);
         });
+        let launcher = Wasm::new(runtime.clone(), &config.data_dir);
         // A pulled version must load before a restart would run it; it compiles into the
         // cache the supervisor then reads, so it is compiled once.
-        let (engine, cache) = (
-            runtime.engine().clone(),
-            ModuleCache::new(runtime.engine(), &config.data_dir),
-        );
-        let validate = Arc::new(move |path: &std::path::Path| {
-            cache
-                .load(&engine, path)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
+        let validating = launcher.clone();
+        let validate =
+            Arc::new(move |path: &std::path::Path| validating.load_blocking(path).map(drop));
         let sources = Sources::start(config, changed, validate, &shutdown);
         let mut supervisor = Supervisor::new(
             config.clone(),
-            runtime.clone(),
+            launcher,
             stage.clone(),
             &sinks,
             placement.clone(),

@@ -7,24 +7,24 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::diff::{Actual, Key, ModuleStep, leftovers, module_step, needs_start};
+use super::launcher::{Launcher, Loaded, Wasm};
 use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::aggregate::Stage;
 use crate::catalog::{
-    Located, ModuleCache, ModuleFile, Origin, failure_report, find_module, load_cached,
-    missing_module, observe, prepare_instance,
+    Located, ModuleFile, Origin, Prepared, failure_report, find_module, missing_module, observe,
 };
 use crate::config::{AgentConfig, CheckFile};
 use crate::intake::IntakeStats;
 use crate::registry::SourcesState;
-use crate::runtime::{CheckModule, Runtime};
-use crate::scheduler::{self, Schedule, SharedStatus};
+use crate::scheduler::{self, Runner, Schedule, SharedStatus};
 use crate::sinks::{OrphanBuffer, SinkHandle, Sinks};
 
 /// What a reconciliation left to do.
@@ -36,9 +36,9 @@ pub enum Outcome {
     RetrySoon,
 }
 
-struct Loaded {
-    module: CheckModule,
-    /// The file it was loaded from, as it was then.
+/// A check's module and the file it was loaded from, as it was then.
+struct Module<M> {
+    loaded: Loaded<M>,
     file: ModuleFile,
 }
 
@@ -63,19 +63,19 @@ struct Failing {
 }
 
 /// A load or prepare that finished.
-pub enum Job {
+pub enum Job<L: Launcher> {
     /// A module compiled (or read from the cache).
     Loaded {
         check: String,
         module: ModuleFile,
-        loaded: Result<(CheckModule, Origin), String>,
+        loaded: Result<Loaded<L::Module>, String>,
     },
     /// An instance prepared.
     Prepared {
         file: Arc<CheckFile>,
         index: usize,
         fingerprint: u64,
-        prepared: Result<Box<crate::catalog::Prepared>, String>,
+        prepared: Result<Box<Prepared<L::Runner>>, String>,
     },
 }
 
@@ -87,20 +87,19 @@ enum Pending {
 }
 
 /// The agent's instances and the modules they run.
-pub struct Supervisor {
+pub struct Supervisor<L: Launcher = Wasm> {
     config: AgentConfig,
-    runtime: Runtime,
-    cache: ModuleCache,
+    launcher: L,
     /// Where instances' and failure reports' output goes.
     stage: Stage,
-    modules: HashMap<String, Loaded>,
+    modules: HashMap<String, Module<L::Module>>,
     running: BTreeMap<(String, usize), Running>,
     failing: BTreeMap<(String, usize), Failing>,
     problems: Vec<String>,
     /// The problems of the previous pass: one still there is not logged again.
     logged: Vec<String>,
     /// Loads and prepares in flight, across passes, and what each is doing.
-    jobs: JoinSet<Job>,
+    jobs: JoinSet<Job<L>>,
     jobs_of: HashMap<tokio::task::Id, Pending>,
     /// The module file each loading check is being loaded from.
     loading: HashMap<String, ModuleFile>,
@@ -126,22 +125,21 @@ pub struct Supervisor {
     intake: Option<Arc<IntakeStats>>,
 }
 
-impl Supervisor {
-    /// A supervisor with nothing running yet, sending through `stage` to `sinks`.
+impl<L: Launcher> Supervisor<L> {
+    /// A supervisor with nothing running yet, launching with `launcher` and sending through
+    /// `stage` to `sinks`.
     pub fn new(
         config: AgentConfig,
-        runtime: Runtime,
+        launcher: L,
         stage: Stage,
         sinks: &Sinks,
         placement: Placement,
         sources: Arc<SourcesState>,
         intake: Option<Arc<IntakeStats>>,
     ) -> Self {
-        let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
         Self {
             config: config.clone(),
-            runtime,
-            cache,
+            launcher,
             stage,
             modules: HashMap::new(),
             running: BTreeMap::new(),
@@ -247,11 +245,11 @@ impl Supervisor {
         self.publish_owned();
         // Not while a compile may be writing its artifact.
         if self.jobs.is_empty() {
-            self.cache.prune(
+            self.launcher.prune(
                 &self
                     .modules
                     .values()
-                    .map(|l| l.module.sha256.clone())
+                    .map(|m| m.loaded.sha256.clone())
                     .collect(),
             );
         }
@@ -262,7 +260,7 @@ impl Supervisor {
     }
 
     /// The next load or prepare to finish; `None` when none is in flight.
-    pub async fn next_done(&mut self) -> Option<Result<(tokio::task::Id, Job), JoinError>> {
+    pub async fn next_done(&mut self) -> Option<Result<(tokio::task::Id, Job<L>), JoinError>> {
         self.jobs.join_next_with_id().await
     }
 
@@ -280,7 +278,7 @@ impl Supervisor {
 
     /// Takes a finished load or prepare: a loaded module prepares its check's changed
     /// instances, a prepared instance starts. A result a later pass superseded is dropped.
-    pub fn complete(&mut self, done: Result<(tokio::task::Id, Job), JoinError>) {
+    pub fn complete(&mut self, done: Result<(tokio::task::Id, Job<L>), JoinError>) {
         let job = match done {
             Ok((id, job)) => {
                 self.jobs_of.remove(&id);
@@ -318,8 +316,8 @@ impl Supervisor {
                 }
                 self.loading.remove(&check);
                 match loaded {
-                    Ok((loaded, origin)) => {
-                        self.loaded(&check, loaded, origin, module);
+                    Ok(loaded) => {
+                        self.loaded(&check, loaded, module);
                         let (mut wanted, mut placed) = (BTreeSet::new(), BTreeSet::new());
                         if let Some(file) = self.files.get(&check).cloned() {
                             self.prepare_changed(&file, &mut wanted, &mut placed);
@@ -417,15 +415,15 @@ impl Supervisor {
             return;
         }
         self.loading.insert(check.to_string(), module.clone());
-        let (engine, cache) = (self.runtime.engine().clone(), self.cache.clone());
+        let launcher = self.launcher.clone();
         let check = check.to_string();
         let pending = Pending::Load(check.clone(), module.clone());
-        let handle = self.jobs.spawn_blocking(move || {
-            let loaded = cache.load(&engine, &module.path);
+        let handle = self.jobs.spawn(async move {
+            let loaded = launcher.load(module.path.clone()).await;
             Job::Loaded {
                 check,
                 module,
-                loaded: loaded.map_err(|e| e.to_string()),
+                loaded,
             }
         });
         self.jobs_of.insert(handle.id(), pending);
@@ -439,24 +437,20 @@ impl Supervisor {
         file: Box<CheckFile>,
         index: usize,
     ) -> impl Future<Output = Result<(), String>> + Send + 'static {
-        let loaded = self.modules.get(&file.check).map(|l| l.module.clone());
+        let loaded = self
+            .modules
+            .get(&file.check)
+            .map(|m| m.loaded.module.clone());
         let path = find_module(&self.config, &file.check);
         let missing = missing_module(&self.config, &file);
-        let (config, runtime, cache) = (
-            self.config.clone(),
-            self.runtime.clone(),
-            self.cache.clone(),
-        );
+        let (config, launcher) = (self.config.clone(), self.launcher.clone());
         async move {
-            let instance = file
-                .instances
-                .get(index)
-                .ok_or_else(|| format!("{}: no instance {index}", file.path.display()))?;
             let module = match loaded {
                 Some(module) => module,
-                None => load_cached(&runtime, &cache, path.ok_or(missing)?).await?,
+                None => launcher.clone().load(path.ok_or(missing)?).await?.module,
             };
-            prepare_instance(&config, &runtime, &file, &module, instance)
+            launcher
+                .prepare(config, file.into(), index, module)
                 .await
                 .map(drop)
         }
@@ -522,7 +516,7 @@ impl Supervisor {
             return;
         };
         let module_and_agent =
-            hash_str(&loaded.module.sha256) ^ self.config.inherited_fingerprint();
+            hash_str(&loaded.loaded.sha256) ^ self.config.inherited_fingerprint();
         for instance in &file.instances {
             if !self.placement.runs_here(&file.check, instance) {
                 continue;
@@ -547,18 +541,16 @@ impl Supervisor {
                 self.preparing.remove(&key);
                 continue;
             }
-            let (config, runtime, module) = (
+            let preparing = self.launcher.clone().prepare(
                 self.config.clone(),
-                self.runtime.clone(),
-                loaded.module.clone(),
+                file.clone(),
+                instance.index,
+                loaded.loaded.module.clone(),
             );
             let (file, index) = (file.clone(), instance.index);
             self.preparing.insert(key.clone(), fingerprint);
             let handle = self.jobs.spawn(async move {
-                let instance = &file.instances[index];
-                let prepared = prepare_instance(&config, &runtime, &file, &module, instance)
-                    .await
-                    .map(Box::new);
+                let prepared = preparing.await.map(Box::new);
                 Job::Prepared {
                     file,
                     index,
@@ -600,36 +592,29 @@ impl Supervisor {
     }
 
     /// Keeps a freshly loaded module.
-    fn loaded(&mut self, check: &str, module: CheckModule, origin: Origin, file: ModuleFile) {
-        if origin == Origin::Compiled {
-            release_freed_memory();
-        }
+    fn loaded(&mut self, check: &str, loaded: Loaded<L::Module>, file: ModuleFile) {
         if self
             .modules
             .get(check)
-            .is_none_or(|l| l.module.sha256 != module.sha256)
+            .is_none_or(|m| m.loaded.sha256 != loaded.sha256)
         {
-            match origin {
+            let sha256 = &loaded.sha256[..loaded.sha256.len().min(12)];
+            match loaded.origin {
                 Origin::Cache => {
-                    tracing::info!(check, sha256 = %&module.sha256[..12], "module loaded from the compiled cache")
+                    tracing::info!(check, sha256, "module loaded from the compiled cache")
                 }
                 Origin::Compiled | Origin::CompiledApart => {
-                    let apart = origin == Origin::CompiledApart;
-                    tracing::info!(check, sha256 = %&module.sha256[..12], took = ?module.compile_time, in_child = apart, "module compiled")
+                    let apart = loaded.origin == Origin::CompiledApart;
+                    tracing::info!(check, sha256, took = ?loaded.took, in_child = apart, "module compiled")
                 }
             }
         }
         self.modules
-            .insert(check.to_string(), Loaded { module, file });
+            .insert(check.to_string(), Module { loaded, file });
     }
 
     /// Starts a prepared instance, replacing (between two runs) the one it supersedes.
-    fn start(
-        &mut self,
-        key: (String, usize),
-        fingerprint: u64,
-        mut prepared: crate::catalog::Prepared,
-    ) {
+    fn start(&mut self, key: (String, usize), fingerprint: u64, mut prepared: Prepared<L::Runner>) {
         if let Some(failing) = self.failing.remove(&key) {
             failing.cancel.cancel();
         }
@@ -643,13 +628,12 @@ impl Supervisor {
         });
         let replacing = previous.is_some();
         let status = prepared.task.status.clone();
-        let version = prepared.task.instance.descriptor().version.clone();
         let schedule = prepared.task.schedule;
         let timeout = prepared.task.timeout;
         tracing::info!(
             instance = %prepared.task.instance.label(),
             interval = ?schedule.interval(),
-            sha256 = %&prepared.sha256[..12],
+            sha256 = %&prepared.sha256[..prepared.sha256.len().min(12)],
             "{}",
             if replacing { "instance replaced" } else { "instance started" }
         );
@@ -659,7 +643,7 @@ impl Supervisor {
             Running {
                 fingerprint,
                 sha256: prepared.sha256,
-                version,
+                version: prepared.version,
                 cancel,
                 handle,
                 status,
@@ -736,19 +720,12 @@ impl Supervisor {
     }
 }
 
-/// Compiling leaves megabytes that Cranelift freed in the allocator's pools; give them back so
-/// the agent's resident memory is what it uses.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap memory to the kernel; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 fn hash_str(s: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     s.hash(&mut hasher);
     hasher.finish()
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,17 +14,19 @@ use crate::scheduler::{InstanceTask, Schedule, SharedStatus, now_ms};
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(15);
 
 /// An instance ready to run, and what it was given.
-pub struct Prepared {
+pub struct Prepared<R = CheckInstance> {
     /// The check's name.
     pub check: String,
     /// Position in `instances`.
     pub index: usize,
     /// The instance and its schedule.
-    pub task: InstanceTask,
+    pub task: InstanceTask<R>,
     /// What it may reach, in words.
     pub grants: Vec<String>,
     /// sha256 of the module.
     pub sha256: String,
+    /// The check's own version, as it describes itself.
+    pub version: String,
 }
 
 /// Instantiates every instance of a check; each failure becomes a problem naming the file,
@@ -103,6 +105,7 @@ async fn prepare_one(
     };
     let checked = CheckInstance::new(runtime, module, spec).await?;
     let default = checked.descriptor().default_interval_secs;
+    let version = checked.descriptor().version.clone();
     let interval = instance.interval.unwrap_or(if default > 0 {
         Duration::from_secs(u64::from(default))
     } else {
@@ -129,6 +132,7 @@ async fn prepare_one(
         },
         grants: instance.grants.describe(),
         sha256: module.sha256.clone(),
+        version,
     })
 }
 

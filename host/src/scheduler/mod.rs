@@ -8,4 +8,4 @@ mod task;
 pub use failing::report_start_failure;
 pub use schedule::{Schedule, now_ms};
 pub use status::{InstanceStatus, SharedStatus, State};
-pub use task::{InstanceTask, spawn};
+pub use task::{InstanceTask, Runner, spawn};
