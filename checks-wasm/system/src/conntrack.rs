@@ -4,24 +4,27 @@
 
 use wasmon_sdk::{Output, files};
 
-/// The files' pattern; absent when the conntrack module is not loaded.
-pub const PATTERN: &str = "/proc/sys/net/netfilter/nf_conntrack_*";
+/// The files' patterns, one per word a reported name holds; absent when the conntrack module
+/// is not loaded. Only these are read: the folder holds some forty settings.
+pub const PATTERNS: [&str; 2] = [
+    "/proc/sys/net/netfilter/nf_conntrack_*max*",
+    "/proc/sys/net/netfilter/nf_conntrack_*count*",
+];
 
 /// `(name, value)` of each reported setting, e.g. `("max", 262144.0)`.
 pub fn read() -> Vec<(String, f64)> {
-    let Ok(found) = files::read_matching(PATTERN, 32) else {
-        return Vec::new();
-    };
-    let mut settings: Vec<(String, f64)> = found
+    let mut settings: Vec<(String, f64)> = PATTERNS
         .iter()
+        .filter_map(|pattern| files::read_matching(pattern, 32).ok())
+        .flatten()
         .filter_map(|f| {
             let name = f.path.rsplit('/').next()?.strip_prefix("nf_conntrack_")?;
-            (name.contains("max") || name.contains("count")).then_some(())?;
             let value = std::str::from_utf8(&f.content).ok()?.trim().parse().ok()?;
             Some((name.to_string(), value))
         })
         .collect();
     settings.sort_by(|a, b| a.0.cmp(&b.0));
+    settings.dedup_by(|a, b| a.0 == b.0);
     settings
 }
 
@@ -29,5 +32,32 @@ pub fn read() -> Vec<(String, f64)> {
 pub fn emit(settings: &[(String, f64)], out: &mut Output) {
     for (name, value) in settings {
         out.gauge(&format!("system.net.conntrack.{name}"), *value, &[]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmon_sdk::testing::files;
+
+    #[test]
+    fn only_the_limits_and_counts_are_read_once_each() {
+        let dir = "/proc/sys/net/netfilter";
+        for (name, value) in [
+            ("max", "262144"),
+            ("count", "12"),
+            ("expect_max", "4096"),
+            ("buckets", "65536"),
+            ("tcp_timeout_established", "432000"),
+        ] {
+            files::put(&format!("{dir}/nf_conntrack_{name}"), format!("{value}\n"));
+        }
+        assert_eq!(
+            super::read(),
+            [
+                ("count".to_string(), 12.0),
+                ("expect_max".to_string(), 4096.0),
+                ("max".to_string(), 262144.0),
+            ]
+        );
     }
 }

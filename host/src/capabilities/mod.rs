@@ -15,7 +15,7 @@ mod registry;
 
 pub use capability::{Capability, Grant, Grantable, Link, WitFile};
 pub use exec::{CommandGrant, CommandLine, ExecKeys, ExecOptions, run_command};
-pub use files::{FileGrants, host_path};
+pub use files::{FileGrants, KeptFiles, host_path};
 pub use http::{HttpGate, HttpGrant, HttpHost, HttpTarget};
 pub use mysql::{ConnectionKeys, MysqlClient, MysqlGrant, ServerAddress, SslConfig};
 

@@ -12,12 +12,12 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::GuestOutput;
 use crate::capabilities::Grants;
-use crate::capabilities::{HttpGate, MysqlClient};
+use crate::capabilities::{HttpGate, KeptFiles, MysqlClient};
 use crate::model::{Event, Sample, ServiceCheck};
 use crate::repeats::Repeats;
 
 /// What an instance may reach outside its sandbox.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Capabilities {
     /// Files and filesystem usage, from the instance's `grants`.
     pub grants: Grants,
@@ -27,6 +27,8 @@ pub struct Capabilities {
     pub sys_root: PathBuf,
     /// The MySQL server, from the instance's connection keys.
     pub mysql: Option<MysqlClient>,
+    /// The /proc and /sys files read so far, kept open to be read again.
+    pub kept_files: KeptFiles,
 }
 
 impl Capabilities {
@@ -38,6 +40,7 @@ impl Capabilities {
             proc_root,
             sys_root,
             mysql,
+            kept_files: KeptFiles::default(),
         }
     }
 }

@@ -2,10 +2,9 @@
 //! the host natively (a WASI filesystem read costs far more per /proc file).
 
 mod config;
+mod kept;
 mod v0_1;
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
@@ -13,6 +12,7 @@ use super::{Capability, Grant, Link};
 use crate::runtime::bindings::{link_interfaces, newest_wit};
 use crate::runtime::{HostState, wit};
 pub use config::{FileGrants, host_path};
+pub use kept::KeptFiles;
 use wit::files::MatchedFile;
 
 /// The files capability, as registered.
@@ -43,12 +43,9 @@ impl HostState {
         let caps = &self.capabilities;
         caps.grants.files.allows(path)?;
         let host = host_path(path, &caps.proc_root, &caps.sys_root);
-        let file = File::open(&host).map_err(|e| format!("{path}: {e}"))?;
-        let mut content = Vec::new();
-        file.take(max_bytes.min(MAX_FILE_BYTES))
-            .read_to_end(&mut content)
-            .map_err(|e| format!("{path}: {e}"))?;
-        Ok(content)
+        caps.kept_files
+            .read(&host, max_bytes.min(MAX_FILE_BYTES))
+            .map_err(|e| format!("{path}: {e}"))
     }
 }
 
