@@ -121,7 +121,10 @@ const RATES: [(&str, &str, &str); 56] = [
     ("Udp", "InCsumErrors", "system.net.udp.in_csum_errors"),
 ];
 
-/// Parses any number of snmp-style files into one set of counters.
+/// The gauge of established TCP connections, read beside the rates.
+const ESTABLISHED: (&str, &str) = ("Tcp", "CurrEstab");
+
+/// Parses any number of snmp-style files into one set of counters, keeping only those sent.
 pub fn parse<'a>(texts: impl IntoIterator<Item = &'a str>) -> Counters {
     let mut counters = HashMap::new();
     for text in texts {
@@ -134,7 +137,18 @@ pub fn parse<'a>(texts: impl IntoIterator<Item = &'a str>) -> Counters {
                 i += 1;
                 continue;
             }
+            // The fields sent from this section: a few dozen of its hundred or so.
+            let wanted: Vec<&str> = RATES
+                .iter()
+                .map(|(s, f, _)| (*s, *f))
+                .chain([ESTABLISHED])
+                .filter(|(s, _)| *s == section)
+                .map(|(_, f)| f)
+                .collect();
             for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+                if !wanted.contains(&name) {
+                    continue;
+                }
                 if let Ok(v) = value.parse() {
                     counters.insert((section.to_string(), name.to_string()), v);
                 }
@@ -158,7 +172,7 @@ pub fn emit(counters: &Counters, out: &mut Output) {
             out.sample(metric, MetricKind::Rate, v, &[]);
         }
     }
-    if let Some(v) = get("Tcp", "CurrEstab") {
+    if let Some(v) = get(ESTABLISHED.0, ESTABLISHED.1) {
         out.gauge("system.net.tcp.current_established", v, &[]);
     }
 }

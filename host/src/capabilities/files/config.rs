@@ -29,12 +29,22 @@ const NEVER_UNDER_PROC: [&str; 14] = [
 #[derive(Debug, Clone)]
 pub struct FileGrant {
     pattern: glob::Pattern,
+    /// Without wildcards: matched by comparing, which is most grants and most reads.
+    literal: bool,
 }
 
 impl FileGrant {
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         self.pattern.as_str()
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        if self.literal {
+            self.pattern.as_str() == path
+        } else {
+            self.pattern.matches_with(path, MATCH)
+        }
     }
 }
 
@@ -62,7 +72,10 @@ impl Grantable for Files {
             match check_path(text).and_then(|()| {
                 glob::Pattern::new(text).map_err(|e| format!("not a glob pattern: {e}"))
             }) {
-                Ok(pattern) => files.push(FileGrant { pattern }),
+                Ok(pattern) => files.push(FileGrant {
+                    literal: !text.contains(['*', '?', '[']),
+                    pattern,
+                }),
                 Err(message) => errors.push((field, message)),
             }
         }
@@ -91,7 +104,7 @@ impl FileGrants {
     /// Whether reading `path` (as the guest names it) is allowed; the error says why not.
     pub fn allows(&self, path: &str) -> Result<(), String> {
         check_path(path)?;
-        if self.0.iter().any(|g| g.pattern.matches_with(path, MATCH)) {
+        if self.0.iter().any(|g| g.matches(path)) {
             Ok(())
         } else {
             Err(format!("{path} is not granted to this instance"))
@@ -151,6 +164,9 @@ mod tests {
         assert!(g.allows("/proc/42/task/1/stat").is_err());
         assert!(g.allows("/proc/meminfo").is_err());
         assert!(g.allows("/etc/passwd").is_err());
+        // A literal grant is that one path.
+        assert!(g.allows("/proc/stat2").is_err());
+        assert!(g.allows("/proc/sta").is_err());
     }
 
     #[test]
