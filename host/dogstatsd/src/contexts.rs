@@ -28,6 +28,17 @@ pub struct Contexts {
     next: usize,
     limit: usize,
     key: String,
+    /// The last line's context as written and its slot: a run of lines of one series (a busy
+    /// metric, as a client packs it into a datagram) skips building and hashing its key.
+    last: Option<Written>,
+}
+
+/// A context as a line writes it: name, aggregation code, and the tags field unparsed.
+struct Written {
+    name: String,
+    code: u8,
+    tags: String,
+    slot: usize,
 }
 
 impl Contexts {
@@ -39,6 +50,7 @@ impl Contexts {
             next: 0,
             limit,
             key: String::new(),
+            last: None,
         }
     }
 
@@ -105,12 +117,45 @@ impl Contexts {
         Ok(Slot::New(slot))
     }
 
+    /// The slot of a line's context: `name`, `code`, and its tags field as written, parsed by
+    /// `tags` (see [`Self::slot`]); the line before's slot when it wrote the same.
+    pub fn slot_of_line(
+        &mut self,
+        name: &str,
+        code: u8,
+        written: &str,
+        tags: &mut dyn Iterator<Item = &str>,
+    ) -> Result<Slot, Full> {
+        if let Some(last) = &self.last
+            && last.code == code
+            && last.name == name
+            && last.tags == written
+        {
+            return Ok(Slot::Live(last.slot));
+        }
+        let found = self.slot(name, code, tags)?;
+        let (Slot::Live(slot) | Slot::New(slot)) = found;
+        let last = self.last.get_or_insert_with(|| Written {
+            name: String::new(),
+            code,
+            tags: String::new(),
+            slot,
+        });
+        last.name.clear();
+        last.name.push_str(name);
+        last.tags.clear();
+        last.tags.push_str(written);
+        (last.code, last.slot) = (code, slot);
+        Ok(found)
+    }
+
     /// Keeps the contexts `keep` says (given each key's name, tags and slot), freeing the
     /// slots of the others.
     pub fn retain(
         &mut self,
         keep: &mut dyn FnMut(&str, &mut dyn Iterator<Item = &str>, usize) -> bool,
     ) {
+        self.last = None;
         let free = &mut self.free;
         self.slots.retain(|key, slot| {
             let mut parts = key.split('\0');
@@ -147,6 +192,30 @@ mod tests {
             Ok(Slot::New(2))
         );
         assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn a_run_of_lines_of_one_context_keeps_its_slot_until_contexts_are_dropped() {
+        let mut c = Contexts::new(10);
+        let mut line = |c: &mut Contexts, name: &str, code: u8, written: &str| {
+            c.slot_of_line(
+                name,
+                code,
+                written,
+                &mut written.split(',').filter(|t| !t.is_empty()),
+            )
+        };
+        assert_eq!(line(&mut c, "hits", b'c', "b:2,a:1"), Ok(Slot::New(0)));
+        assert_eq!(line(&mut c, "hits", b'c', "b:2,a:1"), Ok(Slot::Live(0)));
+        // Written otherwise, the same context; another name, code or tag, another.
+        assert_eq!(line(&mut c, "hits", b'c', "a:1,b:2"), Ok(Slot::Live(0)));
+        assert_eq!(line(&mut c, "hits", b'g', "a:1,b:2"), Ok(Slot::New(1)));
+        assert_eq!(line(&mut c, "hit", b'g', "a:1,b:2"), Ok(Slot::New(2)));
+        assert_eq!(line(&mut c, "hit", b'g', "a:1,b:3"), Ok(Slot::New(3)));
+        // Once the contexts are dropped, the line before's slot is forgotten with them.
+        c.retain(&mut |_, _, _| false);
+        assert_eq!(line(&mut c, "hit", b'g', "a:1,b:3"), Ok(Slot::New(3)));
+        assert_eq!(c.len(), 1);
     }
 
     #[test]

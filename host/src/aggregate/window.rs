@@ -216,6 +216,38 @@ impl Window {
             .contexts
             .slot(name, aggregation.code(), &mut tags)
             .map_err(|_| Dropped::ContextLimit)?;
+        self.observe(slot, aggregation, observed, now_ms)
+    }
+
+    /// Adds what a DogStatsD line observed, its tags field as written: a run of lines of one
+    /// series finds its context without building its key again.
+    pub fn add_line(
+        &mut self,
+        name: &str,
+        aggregation: Aggregation,
+        written_tags: &str,
+        observed: Observed<'_, impl Iterator<Item = f64>>,
+        now_ms: i64,
+    ) -> Result<(), Dropped> {
+        let slot = self
+            .contexts
+            .slot_of_line(
+                name,
+                aggregation.code(),
+                written_tags,
+                &mut wasmon_dogstatsd::tags(written_tags),
+            )
+            .map_err(|_| Dropped::ContextLimit)?;
+        self.observe(slot, aggregation, observed, now_ms)
+    }
+
+    fn observe(
+        &mut self,
+        slot: Slot,
+        aggregation: Aggregation,
+        observed: Observed<'_, impl Iterator<Item = f64>>,
+        now_ms: i64,
+    ) -> Result<(), Dropped> {
         let context = match slot {
             Slot::Live(i) => &mut self.values[i],
             Slot::New(i) => {

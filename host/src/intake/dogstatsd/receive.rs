@@ -121,7 +121,7 @@ fn add_metric(window: &mut Window, m: &MetricLine, now_ms: i64) -> Result<(), Dr
         Aggregation::Set => Observed::Member(m.values),
         _ => Observed::Numbers(numbers, m.sample_rate),
     };
-    window.add(m.name, aggregation, parse::tags(m.tags), observed, now_ms)
+    window.add_line(m.name, aggregation, m.tags, observed, now_ms)
 }
 
 /// Tags with `host:<h>` for an `h:` field.
