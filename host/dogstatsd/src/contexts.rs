@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn a_run_of_lines_of_one_context_keeps_its_slot_until_contexts_are_dropped() {
         let mut c = Contexts::new(10);
-        let mut line = |c: &mut Contexts, name: &str, code: u8, written: &str| {
+        let line = |c: &mut Contexts, name: &str, code: u8, written: &str| {
             c.slot_of_line(
                 name,
                 code,
