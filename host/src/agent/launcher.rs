@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::startup_pages::release_freed_heap;
 use crate::catalog::{ModuleCache, Origin, Prepared, prepare_instance};
 use crate::config::{AgentConfig, CheckFile};
 use crate::runtime::{CheckModule, Runtime};
@@ -73,7 +74,8 @@ impl Wasm {
             .load(self.runtime.engine(), path)
             .map_err(|e| e.to_string())?;
         if origin == Origin::Compiled {
-            release_freed_memory();
+            // Cranelift freed megabytes into the allocator's pools.
+            release_freed_heap();
         }
         Ok(Loaded {
             sha256: module.sha256.clone(),
@@ -110,15 +112,5 @@ impl Launcher for Wasm {
 
     fn prune(&self, keep: &HashSet<String>) {
         self.cache.prune(keep);
-    }
-}
-
-/// Compiling leaves megabytes that Cranelift freed in the allocator's pools; give them back so
-/// the agent's resident memory is what it uses.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap memory to the kernel; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -6,6 +6,7 @@ mod launcher;
 mod pidfile;
 mod placement;
 mod self_metrics;
+mod startup_pages;
 mod status;
 mod supervisor;
 mod watch;
@@ -21,6 +22,7 @@ use launcher::Wasm;
 pub use pidfile::PidFile;
 use placement::Placement;
 pub use self_metrics::resident_bytes;
+pub use startup_pages::release as release_startup_pages;
 pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 

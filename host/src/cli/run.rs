@@ -7,12 +7,15 @@ use anyhow::Context;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::agent::{Agent, PidFile, resident_bytes};
+use crate::agent::{Agent, PidFile, release_startup_pages, resident_bytes};
 use crate::aggregate::Stage;
 use crate::config::AgentConfig;
 use crate::intake::Intake;
 use crate::runtime::Runtime;
 use crate::sinks::{ConsoleConfig, SinkConfig, Sinks};
+
+/// When the start's code and data are let go of: the first runs of the checks are over.
+const STARTUP_SETTLED: Duration = Duration::from_secs(30);
 
 /// How often resident memory is held against `max_rss_mib`.
 const MEMORY_CHECK: Duration = Duration::from_secs(5);
@@ -68,6 +71,14 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
         tracing::error!("control API not started: {e:#}");
     }
     notify(&[NotifyState::Ready]);
+    tokio::spawn(async {
+        tokio::time::sleep(STARTUP_SETTLED).await;
+        let released = release_startup_pages();
+        tracing::debug!(
+            mib = released as f64 / f64::from(1 << 20),
+            "let go of the pages only the start used"
+        );
+    });
     let watchdog = sd_notify::watchdog_enabled();
     // Keep-alives at half the watchdog's period; an hour when there is none (never ticks).
     let mut keepalive =

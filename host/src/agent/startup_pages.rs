@@ -1,0 +1,176 @@
+//! Code and read-only data the agent touches only while it starts (the CLI, config parsing,
+//! linking checks) stay resident until the kernel wants the memory, so a settled agent looked a
+//! third larger than what it runs on. Once settled, it lets go of the resident pages of its
+//! executable's and shared libraries' read-only mappings: the page cache keeps them, and the
+//! pages still in use come back at a minor fault. The heap it freed goes back too.
+
+use std::ops::Range;
+use std::path::Path;
+
+/// Lets go of the pages of the agent's read-only, never-written file mappings of its own
+/// executable and shared libraries, and of the heap it freed; the bytes that were resident in
+/// those mappings.
+pub fn release() -> usize {
+    release_freed_heap();
+    let (Ok(smaps), Ok(exe)) = (
+        std::fs::read_to_string("/proc/self/smaps"),
+        std::fs::read_link("/proc/self/exe"),
+    ) else {
+        return 0;
+    };
+    let mut released = 0;
+    for (range, resident) in releasable(&smaps, &exe) {
+        // SAFETY: the range is a whole mapping of the executable or a shared library (never
+        // unmapped while the agent runs), read-only and without a written page, so dropping
+        // its pages loses nothing: the next access maps the same file page again.
+        let done = unsafe {
+            libc::madvise(
+                range.start as *mut libc::c_void,
+                range.len(),
+                libc::MADV_DONTNEED,
+            )
+        };
+        if done == 0 {
+            released += resident;
+        }
+    }
+    released
+}
+
+/// Gives the allocator's free pages back to the kernel, so that resident memory is what the
+/// agent uses (a compile, for one, frees megabytes into the allocator's pools).
+pub fn release_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The mappings in `smaps` that may be let go of, with their resident bytes: mappings of `exe`
+/// or of a shared library, not writable, with no private (written) page.
+fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
+    let mut found = Vec::new();
+    let mut current: Option<(Range<usize>, usize, bool)> = None;
+    let mut finish = |mapping: Option<(Range<usize>, usize, bool)>| {
+        if let Some((range, resident, clean)) = mapping
+            && clean
+            && resident > 0
+        {
+            found.push((range, resident));
+        }
+    };
+    for line in smaps.lines() {
+        if let Some(header) = mapping_header(line) {
+            finish(current.take());
+            current = header.and_then(|(range, perms, path)| {
+                let ours = Path::new(path) == exe || is_shared_library(path);
+                (ours && !perms.contains('w')).then_some((range, 0, true))
+            });
+            continue;
+        }
+        let Some((_, resident, clean)) = current.as_mut() else {
+            continue;
+        };
+        let kib = |field: &str| {
+            line.strip_prefix(field)
+                .and_then(|rest| rest.trim().strip_suffix("kB"))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        };
+        if let Some(n) = kib("Rss:") {
+            *resident = n * 1024;
+        } else if let Some(n) = kib("Anonymous:") {
+            *clean &= n == 0;
+        }
+    }
+    finish(current);
+    found
+}
+
+/// `Some(Some((range, perms, path)))` for a mapping's header line with a file path,
+/// `Some(None)` for one without, `None` for a field line.
+#[allow(clippy::type_complexity)]
+fn mapping_header(line: &str) -> Option<Option<(Range<usize>, &str, &str)>> {
+    let mut fields = line.split_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    let perms = fields.next()?;
+    // offset, device, inode, then the path if any.
+    let path = fields.nth(3);
+    Some(path.map(|path| (start..end, perms, path)))
+}
+
+fn is_shared_library(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.ends_with(".so") || name.contains(".so.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMAPS: &str = "\
+556466793000-556466f4c000 r--p 00000000 00:2a 123 /usr/bin/wasmon
+Rss:                2740 kB
+Anonymous:             0 kB
+556466f4c000-5564685a4000 r-xp 007b9000 00:2a 123 /usr/bin/wasmon
+Rss:                7040 kB
+Anonymous:             0 kB
+5564685a4000-55646869a000 r--p 01e11000 00:2a 123 /usr/bin/wasmon
+Rss:                 984 kB
+Anonymous:           984 kB
+55646869a000-5564686a0000 rw-p 01f07000 00:2a 123 /usr/bin/wasmon
+Rss:                  24 kB
+Anonymous:            24 kB
+55647fbb0000-55647fbee000 rw-p 00000000 00:00 0 [heap]
+Rss:                 212 kB
+Anonymous:           212 kB
+7f1df82a3000-7f1df8325000 r-xp 00000000 00:2a 9 /var/lib/wasmon/cache/abc.cwasm
+Rss:                 520 kB
+Anonymous:             0 kB
+7f1df8c02000-7f1df8d58000 r-xp 00028000 08:01 77 /usr/lib/x86_64-linux-gnu/libc.so.6
+Rss:                1016 kB
+Anonymous:             0 kB
+7f1df8d60000-7f1df8d62000 r--p 00000000 08:01 78 /usr/lib/x86_64-linux-gnu/libm.so.6
+Rss:                   0 kB
+Anonymous:             0 kB
+7ffcd795f000-7ffcd7981000 rw-p 00000000 00:00 0
+Rss:                 136 kB
+Anonymous:           136 kB
+";
+
+    #[test]
+    fn only_unwritten_read_only_mappings_of_the_executable_and_libraries_go() {
+        let found = releasable(SMAPS, Path::new("/usr/bin/wasmon"));
+        let starts: Vec<(usize, usize)> = found.iter().map(|(r, n)| (r.start, *n)).collect();
+        assert_eq!(
+            starts,
+            [
+                // The executable's read-only data and code; not its relocated data (written),
+                // its writable data, the heap, a compiled check (unmapped when dropped), an
+                // empty mapping or the stack.
+                (0x556466793000, 2740 * 1024),
+                (0x556466f4c000, 7040 * 1024),
+                (0x7f1df8c02000, 1016 * 1024),
+            ]
+        );
+    }
+
+    #[test]
+    fn released_pages_come_back_as_they_were() {
+        let before = releasable_here();
+        assert!(before > 0, "nothing resident to release");
+        assert!(release() > 0);
+        // The code and constants this runs on fault back in, unchanged.
+        let text: String = ["still", "here"].join(" ");
+        assert_eq!(text, "still here");
+        assert!(releasable_here() < before);
+    }
+
+    fn releasable_here() -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        releasable(&smaps, &exe).iter().map(|(_, n)| n).sum()
+    }
+}
