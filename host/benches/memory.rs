@@ -1,5 +1,6 @@
-//! Resident memory of `wasmon run`: on the shipped config after a minute, and with 100
-//! instances of the system check; cold (compiling) and warm (compiled cache) starts.
+//! Resident memory of `wasmon run`: on the shipped config after a minute, cold (compiling) and
+//! warm (compiled cache) starts; with every shipped check configured (the mysql and shell
+//! examples as shipped beside the system check); and with 100 instances of the system check.
 //!
 //! `cargo xtask build-checks && cargo bench -p wasmon --bench memory --profile dev`
 
@@ -69,6 +70,20 @@ fn main() {
     println!(
         "{:<60} RSS {rss:>7} kB  peak {hwm:>7} kB",
         "shipped config, 1 minute, warm start (compiled cache)"
+    );
+    let every = layout(1);
+    for check in ["mysql", "shell"] {
+        std::fs::copy(
+            root().join(format!("conf.d/{check}.yaml.example")),
+            every.path().join(format!("conf.d/{check}.yaml")),
+        )
+        .unwrap();
+    }
+    let _ = rss_after(every.path(), Duration::from_secs(5));
+    let (rss, hwm) = rss_after(every.path(), Duration::from_secs(60));
+    println!(
+        "{:<60} RSS {rss:>7} kB  peak {hwm:>7} kB",
+        "every shipped check configured, 1 minute, warm start"
     );
     let hundred = layout(100);
     let _ = rss_after(hundred.path(), Duration::from_secs(5));

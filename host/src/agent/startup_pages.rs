@@ -1,15 +1,14 @@
 //! Code and read-only data the agent touches only while it starts (the CLI, config parsing,
 //! linking checks) stay resident until the kernel wants the memory, so a settled agent looked a
 //! third larger than what it runs on. Once settled, it lets go of the resident pages of its
-//! executable's and shared libraries' read-only mappings: the page cache keeps them, and the
-//! pages still in use come back at a minor fault. The heap it freed goes back too.
+//! executable's read-only mappings: the page cache keeps them, and the pages still in use come
+//! back at a minor fault. The heap it freed goes back too.
 
 use std::ops::Range;
 use std::path::Path;
 
-/// Lets go of the pages of the agent's read-only, never-written file mappings of its own
-/// executable and shared libraries, and of the heap it freed; the bytes that were resident in
-/// those mappings.
+/// Lets go of the pages of the read-only, never-written mappings of the agent's executable, and
+/// of the heap it freed; the bytes that were resident in those mappings.
 pub fn release() -> usize {
     release_freed_heap();
     let (Ok(smaps), Ok(exe)) = (
@@ -20,8 +19,8 @@ pub fn release() -> usize {
     };
     let mut released = 0;
     for (range, resident) in releasable(&smaps, &exe) {
-        // SAFETY: the range is a whole mapping of the executable or a shared library (never
-        // unmapped while the agent runs), read-only and without a written page, so dropping
+        // SAFETY: the range is a whole mapping of the executable (never unmapped while the
+        // agent runs), read-only and without a written page in memory or in swap, so dropping
         // its pages loses nothing: the next access maps the same file page again.
         let done = unsafe {
             libc::madvise(
@@ -47,8 +46,9 @@ pub fn release_freed_heap() {
     }
 }
 
-/// The mappings in `smaps` that may be let go of, with their resident bytes: mappings of `exe`
-/// or of a shared library, not writable, with no private (written) page.
+/// The mappings in `smaps` that may be let go of, with their resident bytes: mappings of `exe`,
+/// not writable, with no written page (resident or swapped out). Shared libraries are left
+/// alone: one loaded later (NSS, say) may be unloaded, and its range reused, meanwhile.
 fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
     let mut found = Vec::new();
     let mut current: Option<(Range<usize>, usize, bool)> = None;
@@ -64,8 +64,7 @@ fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
         if let Some(header) = mapping_header(line) {
             finish(current.take());
             current = header.and_then(|(range, perms, path)| {
-                let ours = Path::new(path) == exe || is_shared_library(path);
-                (ours && !perms.contains('w')).then_some((range, 0, true))
+                (Path::new(path) == exe && !perms.contains('w')).then_some((range, 0, true))
             });
             continue;
         }
@@ -79,7 +78,9 @@ fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
         };
         if let Some(n) = kib("Rss:") {
             *resident = n * 1024;
-        } else if let Some(n) = kib("Anonymous:") {
+        } else if let Some(n) = kib("Anonymous:").or_else(|| kib("Swap:")) {
+            // Written (copied) pages, in memory or swapped out. `Private_Dirty` is no sign:
+            // it counts a freshly written file's page-cache pages too.
             *clean &= n == 0;
         }
     }
@@ -87,23 +88,22 @@ fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
     found
 }
 
-/// `Some(Some((range, perms, path)))` for a mapping's header line with a file path,
-/// `Some(None)` for one without, `None` for a field line.
+/// `Some(Some((range, perms, path)))` for a mapping's header line with a file path (which may
+/// hold spaces; a deleted file's ` (deleted)` is taken off), `Some(None)` for one without,
+/// `None` for a field line.
 #[allow(clippy::type_complexity)]
 fn mapping_header(line: &str) -> Option<Option<(Range<usize>, &str, &str)>> {
-    let mut fields = line.split_whitespace();
+    let mut fields = line.splitn(6, ' ');
     let (start, end) = fields.next()?.split_once('-')?;
     let start = usize::from_str_radix(start, 16).ok()?;
     let end = usize::from_str_radix(end, 16).ok()?;
     let perms = fields.next()?;
-    // offset, device, inode, then the path if any.
-    let path = fields.nth(3);
-    Some(path.map(|path| (start..end, perms, path)))
-}
-
-fn is_shared_library(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or_default();
-    name.ends_with(".so") || name.contains(".so.")
+    // Offset, device and inode, then the path, if any, after the padding.
+    let path = fields.nth(3).map(str::trim).filter(|p| !p.is_empty());
+    Some(path.map(|path| {
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        (start..end, perms, path)
+    }))
 }
 
 #[cfg(test)]
@@ -132,6 +132,13 @@ Anonymous:             0 kB
 7f1df8c02000-7f1df8d58000 r-xp 00028000 08:01 77 /usr/lib/x86_64-linux-gnu/libc.so.6
 Rss:                1016 kB
 Anonymous:             0 kB
+7f1df8d58000-7f1df8d5a000 r--p 00028000 00:2a 123 /usr/bin/wasmon
+Rss:                   8 kB
+Anonymous:             0 kB
+Swap:                  4 kB
+7f1df8d5a000-7f1df8d5c000 r--p 00000000 00:2a 124                    /usr/bin/wasmon copy
+Rss:                   8 kB
+Anonymous:             0 kB
 7f1df8d60000-7f1df8d62000 r--p 00000000 08:01 78 /usr/lib/x86_64-linux-gnu/libm.so.6
 Rss:                   0 kB
 Anonymous:             0 kB
@@ -141,18 +148,18 @@ Anonymous:           136 kB
 ";
 
     #[test]
-    fn only_unwritten_read_only_mappings_of_the_executable_and_libraries_go() {
+    fn only_unwritten_read_only_mappings_of_the_executable_go() {
         let found = releasable(SMAPS, Path::new("/usr/bin/wasmon"));
         let starts: Vec<(usize, usize)> = found.iter().map(|(r, n)| (r.start, *n)).collect();
         assert_eq!(
             starts,
             [
                 // The executable's read-only data and code; not its relocated data (written),
-                // its writable data, the heap, a compiled check (unmapped when dropped), an
-                // empty mapping or the stack.
+                // one with a written page swapped out, its writable data, the heap, a compiled
+                // check (unmapped when dropped), a library, another file, an empty mapping or
+                // the stack.
                 (0x556466793000, 2740 * 1024),
                 (0x556466f4c000, 7040 * 1024),
-                (0x7f1df8c02000, 1016 * 1024),
             ]
         );
     }

@@ -445,6 +445,9 @@ impl<L: Launcher> Supervisor<L> {
         let missing = missing_module(&self.config, &file);
         let (config, launcher) = (self.config.clone(), self.launcher.clone());
         async move {
+            if index >= file.instances.len() {
+                return Err(format!("{}: no instance {index}", file.path.display()));
+            }
             let module = match loaded {
                 Some(module) => module,
                 None => launcher.clone().load(path.ok_or(missing)?).await?.module,

@@ -73,7 +73,9 @@ pub async fn run(config: &AgentConfig, dry_run: bool) -> anyhow::Result<ExitCode
     notify(&[NotifyState::Ready]);
     tokio::spawn(async {
         tokio::time::sleep(STARTUP_SETTLED).await;
-        let released = release_startup_pages();
+        let released = tokio::task::spawn_blocking(release_startup_pages)
+            .await
+            .unwrap_or_default();
         tracing::debug!(
             mib = released as f64 / f64::from(1 << 20),
             "let go of the pages only the start used"

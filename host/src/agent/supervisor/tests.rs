@@ -431,5 +431,14 @@ async fn a_check_whose_module_is_deleted_stops_and_one_whose_config_breaks_is_he
     setup.config("broken", "  - [not, a, mapping]\n");
     setup.reconcile_for(100 * MS).await;
     assert_eq!(setup.running(), ["broken[0]"]);
-    assert_eq!(setup.problems().len(), 2, "{:?}", setup.problems());
+    let problems = setup.problems();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("broken.yaml")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("deleted")),
+        "{problems:?}"
+    );
 }

@@ -1,9 +1,12 @@
-//! /proc and /sys files kept open between reads. The kernel makes such a file's content when
-//! it is read, so reading a kept one again from offset 0 gives what opening it afresh would,
-//! without the path walk, open and close, which were a third of a system collection's cost.
-//! Regular files are never kept (a rotated log must be opened again); a file that fails to
-//! read (a process that exited) is opened afresh; one unread for [`IDLE`] is closed; and a
-//! process-wide budget, a quarter of the agent's descriptor limit, bounds what is kept.
+//! /proc files kept open between reads. The kernel makes such a file's content when it is
+//! read, so reading a kept one again from offset 0 gives what opening it afresh would, without
+//! the path walk, open and close, which were a third of a system collection's cost. Only files
+//! that say the same whenever they are opened are kept ([`keepable`]): not regular files (a
+//! rotated log must be opened again), not sysfs (a renamed interface's name may be taken by
+//! another), and not a process's files bound to what it had when opened (its memory map, its
+//! namespaces). A kept file that fails to read (a process that exited) is opened afresh, one
+//! unread for [`IDLE`] is closed, and a process-wide budget, a quarter of the agent's
+//! descriptor limit, bounds what is kept.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,6 +39,9 @@ pub struct KeptFiles {
 struct Inner {
     files: HashMap<PathBuf, Kept>,
     swept: Option<Instant>,
+    /// Files opened, for tests to tell a kept file from one opened afresh.
+    #[cfg(test)]
+    opened: usize,
 }
 
 struct Kept {
@@ -57,23 +63,28 @@ impl std::fmt::Debug for KeptFiles {
 }
 
 impl KeptFiles {
-    /// `path`'s content, up to `max` bytes, through a kept descriptor where there is one.
-    pub fn read(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    /// `path`'s content, up to `max` bytes, through a kept descriptor where there is one; a
+    /// file opened now is kept if `keep` (see [`keepable`]) and it is on procfs.
+    pub fn read(&self, path: &Path, max: u64, keep: bool) -> io::Result<Vec<u8>> {
         let now = Instant::now();
         let Ok(mut inner) = self.inner.lock() else {
-            return read_whole(&File::open(path)?, max);
+            return read_whole(&File::open(path)?, max).map(|(content, _)| content);
         };
         inner.sweep(now);
         if let Some(kept) = inner.files.get_mut(path) {
-            if let Ok(content) = read_whole(&kept.file, max) {
+            if let Ok((content, true)) = read_whole(&kept.file, max) {
                 kept.used = now;
                 return Ok(content);
             }
             inner.files.remove(path);
         }
         let file = File::open(path)?;
-        let content = read_whole(&file, max)?;
-        if generated(&file) && reserve() {
+        #[cfg(test)]
+        {
+            inner.opened += 1;
+        }
+        let (content, positional) = read_whole(&file, max)?;
+        if keep && positional && on_procfs(&file) && reserve() {
             inner
                 .files
                 .insert(path.to_path_buf(), Kept { file, used: now });
@@ -86,6 +97,27 @@ impl KeptFiles {
     fn len(&self) -> usize {
         self.inner.lock().map_or(0, |i| i.files.len())
     }
+
+    /// How many files were opened.
+    #[cfg(test)]
+    fn opened(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.opened)
+    }
+}
+
+/// Whether the /proc file the guest names `path` says the same whenever it is opened: one
+/// outside a process's folder, or a process's own counters (`stat`, `statm`, `status`, `io`),
+/// whose read fails once the process is gone.
+pub fn keepable(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/proc/") else {
+        return false;
+    };
+    let (first, inner) = rest.split_once('/').unwrap_or((rest, ""));
+    if first == "thread-self" {
+        return false;
+    }
+    let process = first == "self" || first.bytes().all(|b| b.is_ascii_digit());
+    !process || matches!(inner, "stat" | "statm" | "status" | "io")
 }
 
 impl Inner {
@@ -129,23 +161,20 @@ fn budget() -> usize {
     (soft / 4).min(MOST_KEPT)
 }
 
-/// Whether the kernel makes the file's content as it is read (procfs, sysfs).
-fn generated(file: &File) -> bool {
-    rustix::fs::fstatfs(file).is_ok_and(|fs| {
-        fs.f_type == rustix::fs::PROC_SUPER_MAGIC
-            || fs.f_type == libc::SYSFS_MAGIC as rustix::fs::FsWord
-    })
+/// Whether the file is on procfs, which makes its content as it is read.
+fn on_procfs(file: &File) -> bool {
+    rustix::fs::fstatfs(file).is_ok_and(|fs| fs.f_type == rustix::fs::PROC_SUPER_MAGIC)
 }
 
-/// The file from offset 0 to its end (or `max` bytes). A file that cannot be read at an
-/// offset (a pipe) is read from where it is.
-fn read_whole(file: &File, max: u64) -> io::Result<Vec<u8>> {
+/// The file from offset 0 to its end (or `max` bytes), and whether it could be read at an
+/// offset; one that cannot (a pipe) is read from where it is, and cannot be read again.
+fn read_whole(file: &File, max: u64) -> io::Result<(Vec<u8>, bool)> {
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     let mut content = Vec::with_capacity(FIRST_READ.min(max));
     loop {
         let start = content.len();
         if start >= max {
-            return Ok(content);
+            return Ok((content, true));
         }
         if start == content.capacity() {
             content.reserve(start);
@@ -155,14 +184,14 @@ fn read_whole(file: &File, max: u64) -> io::Result<Vec<u8>> {
         match file.read_at(&mut content[start..], start as u64) {
             Ok(0) => {
                 content.truncate(start);
-                return Ok(content);
+                return Ok((content, true));
             }
             Ok(n) => content.truncate(start + n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => content.truncate(start),
             Err(e) if e.raw_os_error() == Some(libc::ESPIPE) && start == 0 => {
                 content.clear();
                 file.take(max as u64).read_to_end(&mut content)?;
-                return Ok(content);
+                return Ok((content, false));
             }
             Err(e) => return Err(e),
         }
@@ -173,31 +202,68 @@ fn read_whole(file: &File, max: u64) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// The state letter in a `/proc/PID/stat`.
+    fn state(stat: &[u8]) -> char {
+        let text = String::from_utf8_lossy(stat).to_string();
+        let after = text.rsplit_once(')').unwrap().1.to_string();
+        after.trim_start().chars().next().unwrap()
+    }
+
     #[test]
     fn a_proc_file_is_kept_and_read_afresh_each_time() {
         let kept = KeptFiles::default();
-        let path = Path::new("/proc/self/stat");
-        let first = kept.read(path, u64::MAX).unwrap();
-        assert_eq!(kept.len(), 1);
-        // Field 14 is the process's user time in ticks: spend some, and the kept file says so.
-        let ticks = |stat: &[u8]| {
-            let text = String::from_utf8_lossy(stat).to_string();
-            let after = text.rsplit_once(')').unwrap().1.to_string();
-            after
-                .split_whitespace()
-                .nth(11)
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        };
-        let started = Instant::now();
-        let mut spin = 0u64;
-        while started.elapsed() < Duration::from_millis(60) {
-            spin = std::hint::black_box(spin.wrapping_add(1));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let path = PathBuf::from(format!("/proc/{}/stat", child.id()));
+        let first = kept.read(&path, u64::MAX, true).unwrap();
+        assert_eq!(state(&first), 'S');
+        // Stopped, the child says so through the kept descriptor.
+        let pid = child.id().to_string();
+        let stopped = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status();
+        assert!(stopped.unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut again = kept.read(&path, u64::MAX, true).unwrap();
+        while state(&again) != 'T' && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            again = kept.read(&path, u64::MAX, true).unwrap();
         }
-        let again = kept.read(path, u64::MAX).unwrap();
-        assert!(ticks(&again) > ticks(&first), "read afresh");
-        assert_eq!(kept.len(), 1);
+        assert_eq!(state(&again), 'T', "read afresh");
+        assert_eq!((kept.len(), kept.opened()), (1, 1), "kept, opened once");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn only_files_that_say_the_same_whenever_opened_are_kept() {
+        for path in [
+            "/proc/stat",
+            "/proc/net/dev",
+            "/proc/sys/net/netfilter/nf_conntrack_max",
+            "/proc/42/stat",
+            "/proc/self/io",
+        ] {
+            assert!(keepable(path), "{path}");
+        }
+        for path in [
+            "/proc/42/maps",
+            "/proc/42/net/dev",
+            "/proc/42/mountinfo",
+            "/proc/self/smaps",
+            "/proc/thread-self/stat",
+            "/sys/class/net/eth0/mtu",
+            "/var/log/syslog",
+        ] {
+            assert!(!keepable(path), "{path}");
+        }
+        // Not kept when the caller says not, even on procfs.
+        let kept = KeptFiles::default();
+        kept.read(Path::new("/proc/self/maps"), u64::MAX, false)
+            .unwrap();
+        assert_eq!(kept.len(), 0);
     }
 
     #[test]
@@ -206,11 +272,11 @@ mod tests {
         let path = dir.path().join("log");
         std::fs::write(&path, "first").unwrap();
         let kept = KeptFiles::default();
-        assert_eq!(kept.read(&path, u64::MAX).unwrap(), b"first");
+        assert_eq!(kept.read(&path, u64::MAX, true).unwrap(), b"first");
         // Replaced by a rename, as a rotation does.
         std::fs::write(dir.path().join("new"), "second").unwrap();
         std::fs::rename(dir.path().join("new"), &path).unwrap();
-        assert_eq!(kept.read(&path, u64::MAX).unwrap(), b"second");
+        assert_eq!(kept.read(&path, u64::MAX, true).unwrap(), b"second");
         assert_eq!(kept.len(), 0);
     }
 
@@ -221,9 +287,9 @@ mod tests {
         let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &big).unwrap();
         let kept = KeptFiles::default();
-        assert_eq!(kept.read(&path, u64::MAX).unwrap(), big);
-        assert_eq!(kept.read(&path, 10).unwrap(), &big[..10]);
-        assert_eq!(kept.read(&path, 20_000).unwrap(), &big[..20_000]);
+        assert_eq!(kept.read(&path, u64::MAX, true).unwrap(), big);
+        assert_eq!(kept.read(&path, 10, true).unwrap(), &big[..10]);
+        assert_eq!(kept.read(&path, 20_000, true).unwrap(), &big[..20_000]);
     }
 
     #[test]
@@ -236,13 +302,14 @@ mod tests {
             .spawn()
             .unwrap();
         let path = PathBuf::from(format!("/proc/{}/stat", child.id()));
-        kept.read(&path, u64::MAX).unwrap();
+        kept.read(&path, u64::MAX, true).unwrap();
         assert_eq!(kept.len(), 1);
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(kept.read(&path, u64::MAX).is_err());
+        assert!(kept.read(&path, u64::MAX, true).is_err());
         assert_eq!(kept.len(), 0);
-        kept.read(Path::new("/proc/self/stat"), u64::MAX).unwrap();
+        kept.read(Path::new("/proc/self/stat"), u64::MAX, true)
+            .unwrap();
         let later = Instant::now() + IDLE;
         kept.inner.lock().unwrap().sweep(later);
         assert_eq!(kept.len(), 0);

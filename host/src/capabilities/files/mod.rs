@@ -44,7 +44,7 @@ impl HostState {
         caps.grants.files.allows(path)?;
         let host = host_path(path, &caps.proc_root, &caps.sys_root);
         caps.kept_files
-            .read(&host, max_bytes.min(MAX_FILE_BYTES))
+            .read(&host, max_bytes.min(MAX_FILE_BYTES), kept::keepable(path))
             .map_err(|e| format!("{path}: {e}"))
     }
 }
