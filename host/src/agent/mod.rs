@@ -22,7 +22,7 @@ use launcher::Wasm;
 pub use pidfile::PidFile;
 use placement::Placement;
 pub use self_metrics::resident_bytes;
-pub use startup_pages::release as release_startup_pages;
+pub use startup_pages::{note_files_at_start, release as release_startup_pages};
 pub use status::{InstanceReport, SinkReport, StatusReport};
 use supervisor::{Outcome, Supervisor};
 

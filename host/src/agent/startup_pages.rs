@@ -1,14 +1,37 @@
 //! Code and read-only data the agent touches only while it starts (the CLI, config parsing,
 //! linking checks) stay resident until the kernel wants the memory, so a settled agent looked a
-//! third larger than what it runs on. Once settled, it lets go of the resident pages of its
-//! executable's read-only mappings: the page cache keeps them, and the pages still in use come
-//! back at a minor fault. The heap it freed goes back too.
+//! third larger than what it runs on. Once settled, it lets go of the resident pages of the
+//! read-only mappings of its executable and the libraries it was started with: the page cache
+//! keeps them, and the pages still in use come back at a minor fault. The heap it freed goes
+//! back too.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// Lets go of the pages of the read-only, never-written mappings of the agent's executable, and
-/// of the heap it freed; the bytes that were resident in those mappings.
+/// The files mapped when the agent started.
+static AT_START: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+/// Notes the files mapped before the agent could load more: its executable, the libraries it
+/// needs and the loader, which stay mapped as long as it runs. Called first thing.
+pub fn note_files_at_start() {
+    AT_START.get_or_init(|| {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let mut files: Vec<PathBuf> = (maps.lines())
+            .filter_map(mapping_header)
+            .flatten()
+            .map(|(_, _, path)| PathBuf::from(path))
+            .filter(|path| path.is_absolute())
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    });
+}
+
+/// Lets go of the pages of the read-only, never-written mappings of the agent's executable and
+/// of the libraries it started with, and of the heap it freed; the bytes that were resident in
+/// those mappings.
 pub fn release() -> usize {
     release_freed_heap();
     let (Ok(smaps), Ok(exe)) = (
@@ -17,11 +40,14 @@ pub fn release() -> usize {
     ) else {
         return 0;
     };
+    let mut files = AT_START.get().cloned().unwrap_or_default();
+    files.push(exe);
     let mut released = 0;
-    for (range, resident) in releasable(&smaps, &exe) {
-        // SAFETY: the range is a whole mapping of the executable (never unmapped while the
-        // agent runs), read-only and without a written page in memory or in swap, so dropping
-        // its pages loses nothing: the next access maps the same file page again.
+    for (range, resident) in releasable(&smaps, &files) {
+        // SAFETY: the range is a whole mapping of the executable or a library mapped when it
+        // started (never unmapped while the agent runs), read-only and without a written page
+        // in memory or in swap, so dropping its pages loses nothing: the next access maps the
+        // same file page again.
         let done = unsafe {
             libc::madvise(
                 range.start as *mut libc::c_void,
@@ -46,10 +72,10 @@ pub fn release_freed_heap() {
     }
 }
 
-/// The mappings in `smaps` that may be let go of, with their resident bytes: mappings of `exe`,
-/// not writable, with no written page (resident or swapped out). Shared libraries are left
-/// alone: one loaded later (NSS, say) may be unloaded, and its range reused, meanwhile.
-fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
+/// The mappings in `smaps` that may be let go of, with their resident bytes: mappings of one of
+/// `files`, not writable, with no written page (resident or swapped out). A library loaded
+/// later (NSS, say) is left alone: it may be unloaded, and its range reused, meanwhile.
+fn releasable(smaps: &str, files: &[PathBuf]) -> Vec<(Range<usize>, usize)> {
     let mut found = Vec::new();
     let mut current: Option<(Range<usize>, usize, bool)> = None;
     let mut finish = |mapping: Option<(Range<usize>, usize, bool)>| {
@@ -64,7 +90,8 @@ fn releasable(smaps: &str, exe: &Path) -> Vec<(Range<usize>, usize)> {
         if let Some(header) = mapping_header(line) {
             finish(current.take());
             current = header.and_then(|(range, perms, path)| {
-                (Path::new(path) == exe && !perms.contains('w')).then_some((range, 0, true))
+                let ours = files.iter().any(|f| f == Path::new(path));
+                (ours && !perms.contains('w')).then_some((range, 0, true))
             });
             continue;
         }
@@ -139,8 +166,8 @@ Swap:                  4 kB
 7f1df8d5a000-7f1df8d5c000 r--p 00000000 00:2a 124                    /usr/bin/wasmon copy
 Rss:                   8 kB
 Anonymous:             0 kB
-7f1df8d60000-7f1df8d62000 r--p 00000000 08:01 78 /usr/lib/x86_64-linux-gnu/libm.so.6
-Rss:                   0 kB
+7f1df8d60000-7f1df8d62000 r--p 00000000 08:01 78 /usr/lib/x86_64-linux-gnu/libnss_dns.so.2
+Rss:                 120 kB
 Anonymous:             0 kB
 7ffcd795f000-7ffcd7981000 rw-p 00000000 00:00 0
 Rss:                 136 kB
@@ -148,24 +175,28 @@ Anonymous:           136 kB
 ";
 
     #[test]
-    fn only_unwritten_read_only_mappings_of_the_executable_go() {
-        let found = releasable(SMAPS, Path::new("/usr/bin/wasmon"));
+    fn only_unwritten_read_only_mappings_of_the_files_mapped_at_start_go() {
+        let at_start =
+            ["/usr/bin/wasmon", "/usr/lib/x86_64-linux-gnu/libc.so.6"].map(PathBuf::from);
+        let found = releasable(SMAPS, &at_start);
         let starts: Vec<(usize, usize)> = found.iter().map(|(r, n)| (r.start, *n)).collect();
         assert_eq!(
             starts,
             [
-                // The executable's read-only data and code; not its relocated data (written),
-                // one with a written page swapped out, its writable data, the heap, a compiled
-                // check (unmapped when dropped), a library, another file, an empty mapping or
-                // the stack.
+                // The executable's read-only data and code and the C library's code; not the
+                // executable's relocated data (written), one with a written page swapped out,
+                // its writable data, the heap, a compiled check (unmapped when dropped), a
+                // library loaded later, another file, an empty mapping or the stack.
                 (0x556466793000, 2740 * 1024),
                 (0x556466f4c000, 7040 * 1024),
+                (0x7f1df8c02000, 1016 * 1024),
             ]
         );
     }
 
     #[test]
     fn released_pages_come_back_as_they_were() {
+        note_files_at_start();
         let before = releasable_here();
         assert!(before > 0, "nothing resident to release");
         assert!(release() > 0);
@@ -178,6 +209,6 @@ Anonymous:           136 kB
     fn releasable_here() -> usize {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        releasable(&smaps, &exe).iter().map(|(_, n)| n).sum()
+        releasable(&smaps, &[exe]).iter().map(|(_, n)| n).sum()
     }
 }

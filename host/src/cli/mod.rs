@@ -159,6 +159,7 @@ enum Command {
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
+    crate::agent::note_files_at_start();
     let cli = Cli::parse();
     if let Command::CompileArtifact { out } = &cli.command {
         return crate::catalog::compile_artifact(out);
