@@ -402,6 +402,41 @@ fn the_scrape_endpoint_serves_the_latest_values() {
 }
 
 #[test]
+fn the_scrape_endpoint_drops_series_no_longer_sent() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let port = free_port();
+    let layout = Layout::new(&format!(
+        "dogstatsd: {{listen: \"127.0.0.1:{port}\", flush_secs: 1}}\n\
+         sinks:\n  - {{type: prometheus, listen: \"{listen}\", expire_secs: 2}}\n"
+    ));
+    layout.check_config("emit", EMIT);
+    let mut agent = layout.start_agent_with(&["run"]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let listed = |body: &str, name: &str| body.lines().any(|l| l.starts_with(name));
+    let scrape = || common::http(&listen, "GET", "/metrics", None, None).1;
+    // Sent until it is listed (the listener may not be up yet), then never again.
+    let shown = wait_for(Duration::from_secs(30), || {
+        socket
+            .send_to(b"pushed.once:5|g|#pid:7", ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let body = scrape();
+        listed(&body, "pushed_once{").then_some(body)
+    });
+    assert!(shown.is_some(), "the pushed gauge is listed");
+    let gone = wait_for(Duration::from_secs(30), || {
+        let body = scrape();
+        (!listed(&body, "pushed_once{")).then_some(body)
+    })
+    .expect("the series no longer sent leaves /metrics");
+    assert!(
+        listed(&gone, "test_emit_gauge{"),
+        "what is still sent stays: {gone}"
+    );
+    assert!(agent.stop());
+}
+
+#[test]
 fn a_sink_that_cannot_start_stops_the_start_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();

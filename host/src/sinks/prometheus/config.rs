@@ -12,6 +12,13 @@ pub struct PrometheusConfig {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Seconds after which a series no longer sent leaves `/metrics`; 0 keeps every series.
+    #[serde(default = "default_expire_secs")]
+    pub expire_secs: u64,
+}
+
+fn default_expire_secs() -> u64 {
+    300
 }
 
 fn default_listen() -> String {
@@ -19,6 +26,11 @@ fn default_listen() -> String {
 }
 
 impl PrometheusConfig {
+    /// How long a series no longer sent stays listed, if it goes at all.
+    pub fn expire(&self) -> Option<std::time::Duration> {
+        (self.expire_secs > 0).then(|| std::time::Duration::from_secs(self.expire_secs))
+    }
+
     /// What is wrong with its fields.
     pub fn problems(&self) -> Vec<(String, String)> {
         let listen = &self.listen;

@@ -3,51 +3,54 @@
 
 use std::fmt::Write;
 
-use super::Values;
-
-/// The exposition of `latest`.
-pub fn render(latest: &Values) -> String {
+/// A series' labels as written after its name: `{key="value",...}`, or nothing.
+pub fn labels(pairs: &[(String, String)]) -> String {
     let mut out = String::new();
-    for (name, series) in latest {
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, value) in series {
-            out.push_str(name);
-            if !labels.is_empty() {
-                out.push('{');
-                for (i, (k, v)) in labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let v = v
-                        .replace('\\', "\\\\")
-                        .replace('"', "\\\"")
-                        .replace('\n', "\\n");
-                    let _ = write!(out, "{k}=\"{v}\"");
-                }
-                out.push('}');
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        out.push(if i == 0 { '{' } else { ',' });
+        out.push_str(key);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
             }
-            let _ = writeln!(out, " {value:?}");
         }
+        out.push('"');
+    }
+    if !out.is_empty() {
+        out.push('}');
     }
     out
 }
 
+/// The line that opens a family.
+pub fn family(out: &mut String, name: &str) {
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+/// One series' line.
+pub fn line(out: &mut String, name: &str, labels: &str, value: f64) {
+    let _ = writeln!(out, "{name}{labels} {value:?}");
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     #[test]
-    fn text_exposition_escapes_label_values() {
-        let mut latest = BTreeMap::new();
-        latest.insert(
-            "disk_free".to_string(),
-            BTreeMap::from([(vec![("mount".to_string(), "/a \"b\"\\".to_string())], 1.5)]),
-        );
+    fn label_values_are_escaped() {
+        let pairs = [("mount".to_string(), "/a \"b\"\\\n".to_string())];
+        assert_eq!(labels(&pairs), "{mount=\"/a \\\"b\\\"\\\\\\n\"}");
+        assert_eq!(labels(&[]), "");
+        let mut out = String::new();
+        family(&mut out, "disk_free");
+        line(&mut out, "disk_free", &labels(&pairs[..1]), 1.5);
         assert_eq!(
-            render(&latest),
-            "# TYPE disk_free gauge\ndisk_free{mount=\"/a \\\"b\\\"\\\\\"} 1.5\n"
+            out,
+            "# TYPE disk_free gauge\ndisk_free{mount=\"/a \\\"b\\\"\\\\\\n\"} 1.5\n"
         );
     }
 }
