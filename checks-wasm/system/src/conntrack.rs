@@ -2,7 +2,9 @@
 //! Datadog's network check sends them by default: every file whose name holds `max` or
 //! `count`, as `system.net.conntrack.<name>`.
 
-use wasmon_sdk::{Output, files};
+use wasmon_sdk::Output;
+
+use crate::listed::Listed;
 
 /// The files' patterns, one per word a reported name holds; absent when the conntrack module
 /// is not loaded. Only these are read: the folder holds some forty settings.
@@ -11,15 +13,13 @@ pub const PATTERNS: [&str; 2] = [
     "/proc/sys/net/netfilter/nf_conntrack_*count*",
 ];
 
-/// `(name, value)` of each reported setting, e.g. `("max", 262144.0)`.
-pub fn read() -> Vec<(String, f64)> {
-    let mut settings: Vec<(String, f64)> = PATTERNS
-        .iter()
-        .filter_map(|pattern| files::read_matching(pattern, 32).ok())
-        .flatten()
-        .filter_map(|f| {
-            let name = f.path.rsplit('/').next()?.strip_prefix("nf_conntrack_")?;
-            let value = std::str::from_utf8(&f.content).ok()?.trim().parse().ok()?;
+/// `(name, value)` of each reported setting, e.g. `("max", 262144.0)`; the folder is listed
+/// as `listed` says.
+pub fn read(listed: &mut Listed, now_ms: i64) -> Vec<(String, f64)> {
+    let mut settings: Vec<(String, f64)> = (listed.read(&PATTERNS, 32, now_ms, 0).into_iter())
+        .filter_map(|(path, content)| {
+            let name = path.rsplit('/').next()?.strip_prefix("nf_conntrack_")?;
+            let value = std::str::from_utf8(&content).ok()?.trim().parse().ok()?;
             Some((name.to_string(), value))
         })
         .collect();
@@ -52,7 +52,7 @@ mod tests {
             files::put(&format!("{dir}/nf_conntrack_{name}"), format!("{value}\n"));
         }
         assert_eq!(
-            super::read(),
+            super::read(&mut Default::default(), 0),
             [
                 ("count".to_string(), 12.0),
                 ("expect_max".to_string(), 4096.0),

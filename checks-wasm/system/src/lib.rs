@@ -13,6 +13,7 @@ mod disk_io;
 mod file_handles;
 mod filesystems;
 mod kernel;
+mod listed;
 mod load;
 mod memory;
 mod net_interfaces;
@@ -26,6 +27,7 @@ mod vmstat;
 use wasmon_sdk::{Check, CheckError, Descriptor, NoConfig, Output};
 
 pub use config::Instance;
+use listed::Listed;
 use sources::Snapshot;
 
 /// The system check: keeps the previous snapshot to derive percentages and latencies.
@@ -33,6 +35,10 @@ pub struct System {
     config: Instance,
     previous: Option<Snapshot>,
     runs: u64,
+    /// The interfaces' queue folders, listed once a minute.
+    queues: Listed,
+    /// The conntrack settings' files, listed once a minute.
+    conntrack: Listed,
 }
 
 impl Check for System {
@@ -53,6 +59,8 @@ impl Check for System {
             config,
             previous: None,
             runs: 0,
+            queues: Listed::default(),
+            conntrack: Listed::default(),
         })
     }
 
@@ -77,9 +85,13 @@ impl Check for System {
             .map(|i| i.name.as_str())
             .filter(|i| self.config.wants_interface(i))
             .collect();
-        net_interfaces::emit(&net_interfaces::read(&interfaces), out);
+        let now_ms = snapshot.timestamp_ms;
+        net_interfaces::emit(
+            &net_interfaces::read(&interfaces, &mut self.queues, now_ms),
+            out,
+        );
         net_protocols::emit(&snapshot.protocols, out);
-        conntrack::emit(&conntrack::read(), out);
+        conntrack::emit(&conntrack::read(&mut self.conntrack, now_ms), out);
         if let Some(c) = &snapshot.connections {
             connections::emit(c, out);
         }

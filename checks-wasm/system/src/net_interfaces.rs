@@ -3,6 +3,8 @@
 
 use wasmon_sdk::{Output, files};
 
+use crate::listed::{Listed, scope_of};
+
 /// Files read per interface, and the metric each becomes (`carrier` is Datadog's `up`).
 const ATTRIBUTES: [(&str, &str); 3] = [
     ("mtu", "system.net.iface.mtu"),
@@ -24,16 +26,15 @@ pub struct Attributes {
     pub tx_queues: u32,
 }
 
-/// Reads the attributes of `interfaces` in two host calls.
-pub fn read(interfaces: &[&str]) -> Vec<Attributes> {
+/// Reads the attributes of `interfaces` in one host call; their queues are listed as
+/// `queues_listed` says, and again when the interfaces change.
+pub fn read(interfaces: &[&str], queues_listed: &mut Listed, now_ms: i64) -> Vec<Attributes> {
     let paths: Vec<String> = interfaces
         .iter()
         .flat_map(|i| ATTRIBUTES.map(|(file, _)| format!("/sys/class/net/{i}/{file}")))
         .collect();
     let values = files::read(&paths);
-    let queues: Vec<String> = files::read_matching(QUEUES, 1)
-        .map(|found| found.into_iter().map(|f| f.path).collect())
-        .unwrap_or_default();
+    let queues = queues_listed.paths(&[QUEUES], now_ms, scope_of(interfaces.iter().copied()));
     interfaces
         .iter()
         .zip(values.chunks(ATTRIBUTES.len()))
@@ -45,7 +46,7 @@ pub fn read(interfaces: &[&str]) -> Vec<Attributes> {
                     .ok()
                     .and_then(|b| std::str::from_utf8(b).ok()?.trim().parse().ok());
             }
-            let (rx_queues, tx_queues) = count_queues(name, &queues);
+            let (rx_queues, tx_queues) = count_queues(name, queues);
             Attributes {
                 name: name.to_string(),
                 values,
