@@ -95,6 +95,19 @@ impl ModuleCache {
         Ok((module, origin))
     }
 
+    /// [`ModuleCache::load`] on a blocking thread.
+    pub async fn load_off_thread(
+        &self,
+        engine: &Engine,
+        path: PathBuf,
+    ) -> Result<(CheckModule, Origin), String> {
+        let (engine, cache) = (engine.clone(), self.clone());
+        tokio::task::spawn_blocking(move || cache.load(&engine, &path))
+            .await
+            .map_err(|e| format!("compiling a module failed: {e}"))?
+            .map_err(|e| e.to_string())
+    }
+
     /// Removes artifacts of other engines, and of modules not in `keep` (sha256s) unused for
     /// a week.
     pub fn prune(&self, keep: &HashSet<String>) {

@@ -55,7 +55,9 @@ impl Catalog {
                 continue;
             }
             let loaded = match located {
-                Located::Found(module) => load_cached(runtime, &cache, module.path).await,
+                Located::Found(module) => (cache.load_off_thread(runtime.engine(), module.path))
+                    .await
+                    .map(|(module, _)| module),
                 Located::Missing(problem) | Located::Unreadable(problem) => Err(problem),
             };
             match loaded {
@@ -68,20 +70,6 @@ impl Catalog {
         }
         catalog
     }
-}
-
-/// Compiles one `.wasm` on a blocking thread, through the compiled cache.
-pub async fn load_cached(
-    runtime: &Runtime,
-    cache: &ModuleCache,
-    path: PathBuf,
-) -> Result<CheckModule, String> {
-    let (engine, cache) = (runtime.engine().clone(), cache.clone());
-    tokio::task::spawn_blocking(move || cache.load(&engine, &path))
-        .await
-        .map_err(|e| format!("compiling a module failed: {e}"))?
-        .map(|(module, _)| module)
-        .map_err(|e| e.to_string())
 }
 
 /// Compiles one `.wasm` on a blocking thread.

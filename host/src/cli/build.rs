@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use super::new::{COMPONENTIZE_JS, Language, manifest};
-use crate::catalog::{ModuleCache, load_cached};
+use crate::catalog::ModuleCache;
 use crate::config::AgentConfig;
 use crate::runtime::{Runtime, describe};
 
@@ -36,7 +36,7 @@ pub async fn build_component(config: &AgentConfig, dir: &Path) -> anyhow::Result
     step(&format!("validating {}", output.display()));
     let runtime = Runtime::new()?;
     let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
-    let module = load_cached(&runtime, &cache, output.clone())
+    let (module, _) = (cache.load_off_thread(runtime.engine(), output.clone()))
         .await
         .map_err(anyhow::Error::msg)?;
     let descriptor = describe(&runtime, &module).await?;

@@ -189,14 +189,9 @@ async fn trial(
         },
     };
     let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
-    let engine = runtime.engine().clone();
-    let loaded = tokio::task::spawn_blocking(move || cache.load(&engine, &path)).await;
-    match loaded {
-        Ok(Ok((module, _))) => catalog.entries.push(Entry { file, module }),
-        Ok(Err(e)) => catalog.problems.push(e.to_string()),
-        Err(e) => catalog
-            .problems
-            .push(format!("compiling a module failed: {e}")),
+    match cache.load_off_thread(runtime.engine(), path).await {
+        Ok((module, _)) => catalog.entries.push(Entry { file, module }),
+        Err(problem) => catalog.problems.push(problem),
     }
     catalog
 }
