@@ -392,3 +392,59 @@ fn one_agent_per_data_folder_and_no_stale_pidfile_after_kill_9() {
     println!("restart after kill -9 ran in {:?}", started.elapsed());
     assert!(third.stop());
 }
+
+#[test]
+fn an_unchanged_config_is_read_once_until_a_reload() {
+    // A secret backend that counts its runs, outside the watched folders.
+    let outside = tempfile::tempdir().unwrap();
+    let calls = outside.path().join("calls");
+    let backend = outside.path().join("backend");
+    std::fs::write(
+        &backend,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\ncat >/dev/null\n\
+             echo '{{\"tag\": {{\"value\": \"who:secret\", \"error\": null}}}}'\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &backend,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let layout = Layout::new(&format!(
+        "rescan_secs: 1\nsecret_backend_command: {}\n",
+        backend.display()
+    ));
+    layout.check_config(
+        "emit",
+        "instances:\n  - min_collection_interval: 1\n    tags: [\"ENC[tag]\"]\n",
+    );
+    let mut agent = layout.start_agent();
+    assert!(
+        agent
+            .wait_for_stdout(10 * SECOND, |l| l.contains("who=secret"))
+            .is_some(),
+        "the secret resolved"
+    );
+    let runs = || {
+        std::fs::read_to_string(&calls)
+            .map(|c| c.lines().count())
+            .unwrap_or(0)
+    };
+    // Once the file is older than its timestamps can tell apart, rescans reuse what was read.
+    std::thread::sleep(4 * SECOND);
+    let settled = runs();
+    std::thread::sleep(3 * SECOND);
+    assert_eq!(
+        runs(),
+        settled,
+        "three rescans ran the secret backend again"
+    );
+    // A reload reads every config again, secrets resolved afresh.
+    agent.signal("HUP");
+    let again = wait_for(10 * SECOND, || (runs() > settled).then_some(()));
+    assert!(again.is_some(), "SIGHUP resolved the secret again");
+    assert!(agent.stop());
+}

@@ -19,7 +19,8 @@ use super::placement::Placement;
 use super::status::{InstanceReport, SinkReport, StatusReport};
 use crate::aggregate::Stage;
 use crate::catalog::{
-    Located, ModuleFile, Origin, Prepared, failure_report, find_module, missing_module, observe,
+    Located, ModuleFile, Origin, ParsedConfigs, Prepared, failure_report, find_module,
+    missing_module, observe,
 };
 use crate::config::{AgentConfig, CheckFile};
 use crate::intake::IntakeStats;
@@ -107,6 +108,8 @@ pub struct Supervisor<L: Launcher = Wasm> {
     preparing: HashMap<Key, u64>,
     /// The latest config of each check, for a module that finishes loading.
     files: HashMap<String, Arc<CheckFile>>,
+    /// The configs as last parsed, reused while their files are unchanged.
+    parsed: ParsedConfigs,
     started_ms: i64,
     sinks: Vec<SinkHandle>,
     /// Buffer folders no sink owns.
@@ -151,6 +154,7 @@ impl<L: Launcher> Supervisor<L> {
             loading: HashMap::new(),
             preparing: HashMap::new(),
             files: HashMap::new(),
+            parsed: ParsedConfigs::default(),
             started_ms: scheduler::now_ms(),
             sinks: sinks.handles(),
             orphans: sinks.orphans().to_vec(),
@@ -168,7 +172,7 @@ impl<L: Launcher> Supervisor<L> {
     /// [`Self::complete`] takes. Nothing waits here for a module: a slow or hostile one
     /// delays no other, in this pass or a later one.
     pub fn reconcile(&mut self) -> Outcome {
-        let observed = match observe(&self.config) {
+        let observed = match observe(&self.config, &mut self.parsed) {
             Ok(observed) => observed,
             Err(problem) => {
                 self.problems = vec![problem];
@@ -463,6 +467,8 @@ impl<L: Launcher> Supervisor<L> {
     /// folders, roots, defaults: the instances that inherit them restart); a change that
     /// needs a restart is said in the log and the status.
     pub fn reload_config(&mut self) {
+        // Every check config is read again too, secrets resolved afresh.
+        self.parsed.forget();
         let fresh = match AgentConfig::load(&self.config.source) {
             Ok(fresh) => fresh,
             Err(e) => {

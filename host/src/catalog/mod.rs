@@ -13,7 +13,8 @@ pub use cache::{ModuleCache, Origin};
 pub use compile::{compile_artifact, compile_in_children};
 pub use prepare::{Prepared, failure_report, prepare, prepare_instance};
 pub use sources::{
-    FoundConfig, Located, ModuleFile, Observed, check_configs, find_module, missing_module, observe,
+    FoundConfig, Located, ModuleFile, Observed, ParsedConfigs, check_configs, find_module,
+    missing_module, observe,
 };
 
 use crate::config::{AgentConfig, CheckFile};
@@ -42,7 +43,7 @@ impl Catalog {
     pub async fn load(config: &AgentConfig, runtime: &Runtime, only: Option<&str>) -> Self {
         let mut catalog = Self::default();
         let cache = ModuleCache::new(runtime.engine(), &config.data_dir);
-        let observed = match observe(config) {
+        let observed = match observe(config, &mut ParsedConfigs::default()) {
             Ok(observed) => observed,
             Err(problem) => {
                 catalog.problems.push(problem);

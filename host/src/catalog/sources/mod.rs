@@ -5,6 +5,7 @@
 mod checks_d;
 mod conf_d;
 mod inline;
+mod parsed;
 mod registry;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::{AgentConfig, CheckFile, ConfigErrors};
+pub use parsed::ParsedConfigs;
 
 /// Where check configs come from, in order: a check found by one is a problem for the next.
 const INSTANCE_SOURCES: &[&dyn InstanceSource] = &[&conf_d::ConfD, &inline::Inline];
@@ -129,9 +131,9 @@ pub struct Observed {
     pub problems: Vec<String>,
 }
 
-/// Reads every source: the configs, parsed, and where each check's module is. An error: the
-/// configs could not be listed at all.
-pub fn observe(config: &AgentConfig) -> Result<Observed, String> {
+/// Reads every source: the configs, parsed (or as `parsed` holds them while their files are
+/// unchanged), and where each check's module is. An error: the configs could not be listed.
+pub fn observe(config: &AgentConfig, parsed: &mut ParsedConfigs) -> Result<Observed, String> {
     let (files, problems) = check_configs(config).map_err(|e| {
         format!(
             "{}: cannot list check configs: {e}",
@@ -142,9 +144,10 @@ pub fn observe(config: &AgentConfig) -> Result<Observed, String> {
         problems,
         ..Observed::default()
     };
+    parsed.keep_only(&files);
     for found in files {
-        let file = match found.load() {
-            Ok(file) => Arc::new(file),
+        let file = match parsed.load(&found) {
+            Ok(file) => file,
             Err(errors) => {
                 observed
                     .problems
@@ -195,7 +198,7 @@ mod tests {
             dir.path().join("data").display()
         ))
         .unwrap();
-        let observed = observe(&config).unwrap();
+        let observed = observe(&config, &mut ParsedConfigs::default()).unwrap();
         assert_eq!(observed.broken, ["broken"]);
         let located: Vec<(&str, &Located)> = observed
             .checks
@@ -219,7 +222,9 @@ mod tests {
     #[test]
     fn an_unlisted_conf_d_is_one_problem() {
         let config: AgentConfig = serde_yaml::from_str("conf_d: /nonexistent/conf.d\n").unwrap();
-        let error = observe(&config).err().unwrap();
+        let error = observe(&config, &mut ParsedConfigs::default())
+            .err()
+            .unwrap();
         assert!(
             error.starts_with("/nonexistent/conf.d: cannot list check configs"),
             "{error}"
