@@ -34,16 +34,13 @@ pub fn note_files_at_start() {
 /// those mappings.
 pub fn release() -> usize {
     release_freed_heap();
-    let (Ok(smaps), Ok(exe)) = (
-        std::fs::read_to_string("/proc/self/smaps"),
-        std::fs::read_link("/proc/self/exe"),
-    ) else {
+    // The executable is among the files noted at start; nothing noted, nothing let go of.
+    let (Ok(smaps), Some(files)) = (std::fs::read_to_string("/proc/self/smaps"), AT_START.get())
+    else {
         return 0;
     };
-    let mut files = AT_START.get().cloned().unwrap_or_default();
-    files.push(exe);
     let mut released = 0;
-    for (range, resident) in releasable(&smaps, &files) {
+    for (range, resident) in releasable(&smaps, files) {
         // SAFETY: the range is a whole mapping of the executable or a library mapped when it
         // started (never unmapped while the agent runs), read-only and without a written page
         // in memory or in swap, so dropping its pages loses nothing: the next access maps the
